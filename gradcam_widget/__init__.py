@@ -1,0 +1,1 @@
+"""gradcam-widget: see where a convolutional image classifier looks."""
