@@ -1,1 +1,31 @@
-"""gradcam-widget: see where a convolutional image classifier looks."""
+"""gradcam-widget: see where a convolutional image classifier looks.
+
+TensorFlow is imported on first use of the engine, not on ``import gradcam_widget``.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "xgradcam", "eigencam", "scorecam")
+
+_LAZY = {
+    "Explainer": ("gradcam_widget.explain", "Explainer"),
+    "compute_cam": ("gradcam_widget.explain", "compute_cam"),
+    "CamMap": ("gradcam_widget.explain", "CamMap"),
+    "Scores": ("gradcam_widget.explain", "Scores"),
+    "load_image": ("gradcam_widget.images", "load_image"),
+}
+
+__all__ = ["METHODS", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gradcam_widget' has no attribute {name!r}")

@@ -1,0 +1,169 @@
+"""Find the layers a map can be computed at, and split the model there into features and head.
+
+A layer qualifies when its output is a spatial 4-D tensor (N, h, w, c) with more than one position
+and the class scores depend on the image only through it (it is a cut of the graph), so that
+"features" (input -> A) and "head" (A -> scores) are two halves of the same computation. Nested
+backbones are searched too; names may be given plain or as ``outer/inner``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import keras
+
+from .graph import FlatGraph, FlatNode
+
+_POOLING = tuple(
+    cls for cls in (
+        getattr(keras.layers, name, None)
+        for name in ("MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D")
+    ) if cls is not None
+)
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """A layer a map can be computed at."""
+
+    name: str          # the name shown to users (plain when unique, else outer/inner)
+    flat: FlatNode
+    tensor: object     # the symbolic output tensor in the flattened graph
+    shape: tuple       # (h, w, c)
+    is_pooling: bool
+
+
+def _spatial_shape(tensor):
+    shape = tuple(tensor.shape)
+    if len(shape) != 4:
+        return None
+    h, w, c = shape[1:]
+    if h is not None and w is not None and h * w <= 1:
+        return None
+    return (h, w, c)
+
+
+def find_candidates(graph: FlatGraph) -> list[LayerChoice]:
+    """Every layer a map can be computed at, shallow to deep."""
+    uses: dict[int, int] = {}
+    for flat in graph.nodes:
+        uses[id(flat.operation)] = uses.get(id(flat.operation), 0) + 1
+    found = []
+    for flat in graph.nodes:
+        if len(flat.node.outputs) != 1 or uses[id(flat.operation)] != 1:
+            continue
+        tensor = graph.canonical(flat.node.outputs[0])
+        shape = _spatial_shape(tensor)
+        if shape is None:
+            continue
+        if not graph.depends_only_on(tensor, graph.outputs):
+            continue
+        found.append((flat, tensor, shape))
+    counts: dict[str, int] = {}
+    for flat, _, _ in found:
+        counts[flat.operation.name] = counts.get(flat.operation.name, 0) + 1
+    return [
+        LayerChoice(
+            name=flat.operation.name if counts[flat.operation.name] == 1 else flat.name,
+            flat=flat, tensor=tensor, shape=shape,
+            is_pooling=isinstance(flat.operation, _POOLING),
+        )
+        for flat, tensor, shape in found
+    ]
+
+
+def default_layer(candidates: list[LayerChoice]) -> LayerChoice:
+    """The last spatial layer that is not a pooling layer (the output of the last conv block)."""
+    for choice in reversed(candidates):
+        if not choice.is_pooling:
+            return choice
+    raise ValueError("the model has no convolutional layer with a spatial output (N, h, w, c) that the "
+                     "class scores depend on, so there is nothing to compute a class activation map at. "
+                     "Grad-CAM needs a convolutional image classifier.")
+
+
+def resolve_layer(candidates: list[LayerChoice], name, all_layer_names) -> LayerChoice:
+    """The candidate called ``name`` (plain or outer/inner), or a ValueError listing the valid ones."""
+    if name is None:
+        return default_layer(candidates)
+    if not isinstance(name, str):
+        raise TypeError(f"layer= must be a layer name (str), got {type(name).__name__}. Valid names: "
+                        f"{_listing(candidates)}.")
+    for choice in candidates:
+        if name in (choice.name, choice.flat.name):
+            return choice
+    if name in all_layer_names:
+        raise ValueError(f"layer {name!r} cannot be used for a class activation map: its output is not a "
+                         f"spatial feature map that the class scores depend on through it alone. "
+                         f"Use one of: {_listing(candidates)}.")
+    raise ValueError(f"the model has no layer named {name!r}. Use one of: {_listing(candidates)}.")
+
+
+def _listing(candidates) -> str:
+    names = [c.name for c in candidates]
+    if len(names) > 12:
+        names = names[-12:]
+        return "... " + ", ".join(repr(n) for n in names) + " (deepest shown; see candidate_layers)"
+    return ", ".join(repr(n) for n in names) or "(none)"
+
+
+# ---- where the scores come from ----------------------------------------------------------------
+
+_PROB_ACTIVATIONS = {"softmax": "softmax", "log_softmax": "softmax", "sigmoid": "sigmoid"}
+
+
+def _activation_kind(fn) -> str | None:
+    name = getattr(fn, "__name__", None) or getattr(fn, "name", None)
+    return _PROB_ACTIVATIONS.get(name)
+
+
+@dataclass
+class ScoreSource:
+    """How to read pre-softmax class scores from the model's output layer."""
+
+    target: object          # tensor of the graph to compute
+    overrides: dict         # id(layer) -> callable computing that layer without its activation
+    kind: str               # "softmax", "sigmoid" or "linear": what turned scores into outputs
+
+
+def score_source(graph: FlatGraph) -> ScoreSource:
+    """Locate the score before the final softmax/sigmoid, without modifying the model."""
+    if len(graph.outputs) != 1:
+        raise ValueError(f"the model has {len(graph.outputs)} outputs; gradcam-widget explains image "
+                         f"classifiers with one output of class scores. Build a model with the output to "
+                         f"explain, e.g. keras.Model(model.inputs, model.outputs[0]).")
+    output = graph.outputs[0]
+    shape = tuple(output.shape)
+    if len(shape) != 2:
+        raise ValueError(f"the model's output has shape {shape}, not (batch, classes): it does not look "
+                         f"like an image classifier (segmentation or detection outputs are not supported). "
+                         f"Explain a model whose output is one score per class.")
+    producer = graph.producer(output)
+    if producer is None:
+        return ScoreSource(output, {}, "linear")
+    layer = producer.operation
+    if isinstance(layer, keras.layers.Softmax):
+        return ScoreSource(graph.canonical(producer.node.input_tensors[0]), {}, "softmax")
+    kind = _activation_kind(getattr(layer, "activation", None))
+    if kind is None:
+        return ScoreSource(output, {}, "linear")
+    if isinstance(layer, keras.layers.Activation):
+        return ScoreSource(graph.canonical(producer.node.input_tensors[0]), {}, kind)
+    return ScoreSource(output, {id(layer): _without_activation(layer)}, kind)
+
+
+def _without_activation(layer):
+    """A callable computing ``layer`` with a linear activation, sharing its variables.
+
+    A shallow copy shares the weight variables; only the copy's activation attribute changes, so the
+    user's layer is untouched.
+    """
+    twin = copy.copy(layer)
+    object.__setattr__(twin, "activation", keras.activations.linear)
+
+    def call(inputs, *args, **kwargs):
+        kwargs.pop("training", None)
+        return twin.call(keras.ops.cast(inputs, "float32"), *args, **kwargs)
+
+    return call
