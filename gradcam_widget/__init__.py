@@ -15,6 +15,10 @@ _LAZY = {
     "CamMap": ("gradcam_widget.explain", "CamMap"),
     "Scores": ("gradcam_widget.explain", "Scores"),
     "load_image": ("gradcam_widget.images", "load_image"),
+    "GradCAMWidget": ("gradcam_widget.widget", "GradCAMWidget"),
+    "show_gradcam": ("gradcam_widget.widget", "show_gradcam"),
+    "class_names_for": ("gradcam_widget.labels", "class_names_for"),
+    "load_ipython_extension": ("gradcam_widget.magic", "load_ipython_extension"),
 }
 
 __all__ = ["METHODS", *_LAZY]

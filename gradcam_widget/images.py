@@ -45,18 +45,16 @@ def _from_pil(im) -> np.ndarray:
     if getattr(im, "is_animated", False):
         im.seek(0)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
-        return _from_array(np.clip(arr / top * 255.0, 0, 255))
+        return _from_array(np.asarray(im).astype(np.int64))
     if im.mode == "F":
         return _from_array(np.asarray(im, dtype=np.float32))
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         return _from_array(np.asarray(im))
-    return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+    return np.asarray(im.convert("RGB"), dtype=np.float32)
 
 
-def _float_to_uint8(arr: np.ndarray) -> np.ndarray:
+def _float_to_pixels(arr: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError("the image contains NaN or infinite values. Replace them (e.g. np.nan_to_num) "
                          "before explaining the image.")
@@ -67,7 +65,7 @@ def _float_to_uint8(arr: np.ndarray) -> np.ndarray:
         raise ValueError(f"the float image has negative values (min {lo:.3g}): it looks already "
                          f"preprocessed. Pass the original image (uint8, or float in [0, 1] or [0, 255]) "
                          f"and give the model's input function as preprocess=.")
-    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    return np.clip(arr, 0, 255).astype(np.float32)
 
 
 def _from_array(arr: np.ndarray) -> np.ndarray:
@@ -91,7 +89,7 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
         raise ValueError(f"an image must have 1, 3 or 4 channels, got {arr.shape[-1]} (shape {arr.shape}). "
                          f"Select the channels to show, e.g. img[..., :3].")
     if arr.dtype == np.uint8:
-        u8 = arr
+        px = arr.astype(np.float32)
     elif arr.dtype.kind in "iu":
         hi = int(arr.max(initial=0))
         lo = int(arr.min(initial=0))
@@ -99,23 +97,31 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
             raise ValueError(f"the integer image has negative values (min {lo}). Pass pixel values "
                              f"in 0..255 (or 0..65535 for 16-bit images).")
         scale = 65535.0 if hi > 255 else 255.0
-        u8 = np.clip(np.rint(arr.astype(np.float64) / scale * 255.0), 0, 255).astype(np.uint8)
+        px = (arr.astype(np.float64) * (255.0 / scale)).astype(np.float32)
     else:
-        u8 = _float_to_uint8(arr.astype(np.float64))
-    if u8.ndim == 2:
-        u8 = u8[:, :, None]
-    if u8.shape[-1] == 1:
-        u8 = np.repeat(u8, 3, axis=-1)
-    elif u8.shape[-1] == 4:
+        px = _float_to_pixels(arr.astype(np.float64))
+    if px.ndim == 2:
+        px = px[:, :, None]
+    if px.shape[-1] == 1:
+        px = np.repeat(px, 3, axis=-1)
+    elif px.shape[-1] == 4:
         # Composite transparency over white, as a viewer shows it.
-        rgb = u8[..., :3].astype(np.float32)
-        alpha = u8[..., 3:4].astype(np.float32) / 255.0
-        u8 = np.rint(rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-    return np.ascontiguousarray(u8)
+        alpha = px[..., 3:4] / 255.0
+        px = px[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    return np.ascontiguousarray(px, dtype=np.float32)
 
 
 def load_image(image) -> np.ndarray:
-    """Return one image as a uint8 ``H x W x 3`` RGB array (original size).
+    """Return one image as a uint8 ``H x W x 3`` RGB array (original size), for display."""
+    return to_uint8(load_pixels(image))
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+def load_pixels(image) -> np.ndarray:
+    """Return one image as float32 ``H x W x 3`` RGB values in 0..255, unquantised (model input).
 
     Accepts a path (str or ``pathlib.Path``), a ``PIL.Image``, a numpy array (HxW, HxWx1/3/4, uint8,
     16-bit or float; float in [0, 1] is scaled to 0..255), or a tensor with ``.numpy()``.
@@ -145,22 +151,22 @@ def load_image(image) -> np.ndarray:
                     f"array (HxWxC) or a tensor.")
 
 
-def load_images(images) -> list[np.ndarray]:
-    """Return a list of uint8 RGB images from one image, a list of images, or an NxHxWxC batch."""
+def load_pixels_batch(images) -> list[np.ndarray]:
+    """Return a list of float32 RGB images from one image, a list of images, or an NxHxWxC batch."""
     if isinstance(images, (list, tuple)):
         if len(images) == 0:
             raise ValueError("the list of images is empty. Pass at least one image.")
-        return [load_image(im) for im in images]
+        return [load_pixels(im) for im in images]
     if hasattr(images, "numpy") and callable(images.numpy) and not hasattr(images, "mode"):
         images = images.numpy()
     if isinstance(images, np.ndarray) and images.ndim == 4:
         if images.shape[0] == 0:
             raise ValueError("the batch of images is empty (first dimension 0).")
-        return [load_image(im) for im in images]
+        return [load_pixels(im) for im in images]
     if isinstance(images, np.ndarray) and images.ndim > 4:
         raise ValueError(f"an image batch must be NxHxWxC, got {images.ndim} dimensions (shape "
                          f"{images.shape}).")
-    return [load_image(images)]
+    return [load_pixels(images)]
 
 
 def cap_size(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -176,7 +182,7 @@ def cap_size(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 
 
 def resize_for_model(image: np.ndarray, size: tuple[int, int] | None, channels: int) -> np.ndarray:
-    """Resize a uint8 RGB image to the model's (H, W) and channel count, as float32 0..255."""
+    """Resize a float32 RGB image (0..255) to the model's (H, W) and channel count."""
     import cv2
 
     if size is None:
@@ -189,7 +195,7 @@ def resize_for_model(image: np.ndarray, size: tuple[int, int] | None, channels: 
         else:
             shrink = ih > h or iw > w
             out = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    out = out.astype(np.float32)
+    out = np.asarray(out, dtype=np.float32)
     if channels == 3:
         return out
     if channels == 1:

@@ -167,15 +167,14 @@ class Explainer:
         """Load, resize and preprocess one image (see :func:`gradcam_widget.images.load_image`)."""
         if isinstance(image, PreparedImage):
             return image
-        rgb = imgs.load_image(image)
-        return self._prepare_rgb([rgb])[0]
+        return self._prepare_rgb([imgs.load_pixels(image)])[0]
 
     def prepare_batch(self, images) -> list[PreparedImage]:
         if isinstance(images, PreparedImage):
             return [images]
         if isinstance(images, (list, tuple)) and images and all(isinstance(i, PreparedImage) for i in images):
             return list(images)
-        return self._prepare_rgb(imgs.load_images(images))
+        return self._prepare_rgb(imgs.load_pixels_batch(images))
 
     def _prepare_rgb(self, rgbs) -> list[PreparedImage]:
         if self._graph is None:
@@ -193,7 +192,7 @@ class Explainer:
         for rgb, x in zip(rgbs, batch):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
             digest.update(str(x.shape).encode())
-            out.append(PreparedImage(imgs.cap_size(rgb), x, digest.hexdigest()))
+            out.append(PreparedImage(imgs.to_uint8(imgs.cap_size(rgb)), x, digest.hexdigest()))
         return out
 
     def _apply_preprocess(self, batch: np.ndarray) -> np.ndarray:

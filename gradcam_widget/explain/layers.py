@@ -53,6 +53,8 @@ def find_candidates(graph: FlatGraph) -> list[LayerChoice]:
     for flat in graph.nodes:
         if len(flat.node.outputs) != 1 or uses[id(flat.operation)] != 1:
             continue
+        if ".preprocessing." in type(flat.operation).__module__:
+            continue  # Rescaling, Normalization, augmentation: the image itself, not learned features
         tensor = graph.canonical(flat.node.outputs[0])
         shape = _spatial_shape(tensor)
         if shape is None:
