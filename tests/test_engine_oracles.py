@@ -213,3 +213,51 @@ def test_normalize_false_returns_raw_units():
     norm = compute_cam(model, image, 1)[0]
     assert raw.max() > 0 and norm.max() == pytest.approx(1.0)
     np.testing.assert_allclose(raw / raw.max(), norm, atol=1e-6)
+
+
+def test_contrastive_map_equals_difference_of_class_weights():
+    """Why class a rather than b: ReLU(sum_k (w_ka - w_kb) A_k), normalised, on a GAP head."""
+    model = gap_classifier(softmax="dense")
+    image = random_image(seed=15)
+    features = keras.Model(model.inputs, model.get_layer("conv_last").output)
+    activations = np.asarray(features(image[None].astype(np.float32)))[0]
+    w = np.asarray(model.get_layer("logits").kernel)
+    ex = Explainer(model)
+    checked = 0
+    for a, b in ((0, 1), (2, 4), (3, 0)):
+        expected = np.maximum(activations @ (w[:, a] - w[:, b]), 0)
+        for method in ("gradcam", "hirescam", "scorecam"):
+            cam = ex.cam(image, a, method, contrast=b)
+            assert cam.contrast == b and cam.class_index == a
+            if method == "scorecam":
+                assert np.all(np.isfinite(cam.normalized))
+                continue
+            if expected.max() == 0:
+                assert not cam.has_evidence
+                continue
+            checked += 1
+            np.testing.assert_allclose(cam.normalized, expected / expected.max(), atol=1e-5)
+    assert checked >= 4
+    together = compute_cam(model, [image, image], [0, 2], contrast=[1, 4])
+    np.testing.assert_allclose(together[1], ex.cam(image, 2, contrast=4).normalized, atol=1e-6)
+    with pytest.raises(ValueError, match="same class"):
+        ex.cam(image, 1, contrast=1)
+
+
+def test_scorecam_reports_progress_and_can_be_cancelled():
+    from gradcam_widget.explain import Cancelled
+
+    model = gap_classifier()
+    image = random_image(seed=16)
+    ex = Explainer(model, scorecam_channels=16, batch_size=4)
+    seen = []
+    ex.cam(image, 1, "scorecam", progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(4, 16), (8, 16), (12, 16), (16, 16)]
+    calls = []
+
+    def cancel_after_two():
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(Cancelled):
+        ex.cam(image, 2, "scorecam", cancel=cancel_after_two)

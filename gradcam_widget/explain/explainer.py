@@ -24,6 +24,22 @@ from .methods import METHODS, get_method
 from .results import CamMap, Scores, make_cam_map
 
 
+class Cancelled(Exception):
+    """A long computation was stopped because its ``cancel()`` callback said so."""
+
+
+def _check_cancel(cancel):
+    if cancel is not None and cancel():
+        raise Cancelled("the computation was cancelled (a newer request superseded it)")
+
+
+def _target_scores(scores, classes, against):
+    """Each row's class score, minus its contrast class's score where one is given (index >= 0)."""
+    picked = tf.gather(scores, classes[:, None], batch_dims=1)
+    other = tf.gather(scores, tf.maximum(against, 0)[:, None], batch_dims=1)
+    return picked - tf.where(against[:, None] >= 0, other, tf.zeros_like(other))
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     """An image ready for the model: the picture to show and the exact model input."""
@@ -268,18 +284,18 @@ class Explainer:
         head = self._head(choice)
 
         def build():
-            def run(a, classes):
+            def run(a, classes, against):
                 if not method.needs_gradients:
                     return head(a), method.function(a, None)
                 with tf.GradientTape() as tape:
                     tape.watch(a)
                     scores = head(a)
-                    picked = tf.gather(scores, classes[:, None], batch_dims=1)
+                    picked = _target_scores(scores, classes, against)
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
                 return scores, method.function(a, gradients)
             return run
 
-        spec = [self._a_spec(choice), tf.TensorSpec((None,), tf.int32)]
+        spec = [self._a_spec(choice), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)]
         return self._function(("cam", choice.name, method.name), build, spec)
 
     def _full_scores_fn(self, choice):
@@ -356,16 +372,23 @@ class Explainer:
                              f"(0..{n - 1}).")
         return int(class_index)
 
-    def cam(self, image, class_index=None, method: str = "gradcam", *, layer=None,
-            progress: Callable | None = None) -> CamMap:
-        """The map of one class (default: the top class) for one image."""
+    def cam(self, image, class_index=None, method: str = "gradcam", *, layer=None, contrast=None,
+            progress: Callable | None = None, cancel: Callable | None = None) -> CamMap:
+        """The map of one class (default: the top class) for one image.
+
+        ``contrast``: another class; the map then explains "why ``class_index`` rather than
+        ``contrast``" (the target is the difference of their pre-softmax scores).
+        ``progress(done, total)`` is called during long methods (Score-CAM); ``cancel()`` returning
+        True stops them with :class:`Cancelled`.
+        """
         prepared = self.prepare(image)
         if class_index is None:
             class_index = int(np.argmax(self.scores(prepared, layer=layer).logits))
-        return self.cams(prepared, [class_index], method, layer=layer, progress=progress)[0]
+        return self.cams(prepared, [class_index], method, layer=layer, contrast=contrast, progress=progress,
+                         cancel=cancel)[0]
 
-    def cams(self, image, class_indices: Sequence[int], method: str = "gradcam", *, layer=None,
-             progress: Callable | None = None) -> list[CamMap]:
+    def cams(self, image, class_indices: Sequence[int], method: str = "gradcam", *, layer=None, contrast=None,
+             progress: Callable | None = None, cancel: Callable | None = None) -> list[CamMap]:
         """Maps of several classes of one image, in one batched pass through the head."""
         prepared = self.prepare(image)
         if isinstance(class_indices, (int, np.integer)):
@@ -373,12 +396,25 @@ class Explainer:
         classes = [self._check_class(c) for c in class_indices]
         if not classes:
             return []
-        return self._maps([prepared] * len(classes), classes, get_method(method), self._choice(layer),
-                          progress)
+        against = [self._check_contrast(contrast, c) for c in classes]
+        return self._maps([prepared] * len(classes), classes, against, get_method(method), self._choice(layer),
+                          progress, cancel)
 
-    def cams_batch(self, images, class_indices, method: str = "gradcam", *, layer=None,
-                   progress: Callable | None = None) -> list[CamMap]:
-        """One map per image, each for its own class (None = each image's top class)."""
+    def _check_contrast(self, contrast, class_index) -> int:
+        if contrast is None:
+            return -1
+        contrast = self._check_class(contrast)
+        if contrast == class_index:
+            raise ValueError(f"contrast= is the same class as class_index ({class_index}); a contrastive map "
+                             f"compares two different classes.")
+        return contrast
+
+    def cams_batch(self, images, class_indices, method: str = "gradcam", *, layer=None, contrast=None,
+                   progress: Callable | None = None, cancel: Callable | None = None) -> list[CamMap]:
+        """One map per image, each for its own class (None = each image's top class).
+
+        ``contrast``: None, one class for all images, or one class per image.
+        """
         prepared = self.prepare_batch(images)
         choice = self._choice(layer)
         if class_indices is None:
@@ -396,23 +432,36 @@ class Explainer:
                 raise ValueError(f"class_index has {len(class_indices)} entries but there are {len(prepared)} "
                                  f"images: give one class per image, or a single int for all.")
             classes = [self._check_class(c) for c in class_indices]
-        return self._maps(prepared, classes, get_method(method), choice, progress)
+        if contrast is None or (isinstance(contrast, (int, np.integer)) and not isinstance(contrast, bool)):
+            against = [self._check_contrast(contrast, c) for c in classes]
+        else:
+            if not hasattr(contrast, "__len__") or len(contrast) != len(prepared):
+                raise ValueError("contrast= must be None, one class for all images, or one class per image.")
+            against = [self._check_contrast(b, c) for b, c in zip(contrast, classes)]
+        return self._maps(prepared, classes, against, get_method(method), choice, progress, cancel)
 
-    def _maps(self, prepared, classes, method, choice, progress) -> list[CamMap]:
+    def _maps(self, prepared, classes, against, method, choice, progress, cancel) -> list[CamMap]:
+        if method.name == "eigencam" and any(b >= 0 for b in against):
+            raise ValueError("eigencam is class-agnostic, so it has no contrastive form. Use a gradient "
+                             "method such as gradcam for a contrastive map.")
         results = []
         step = self._batch_size
         for start in range(0, len(prepared), step):
-            chunk, chunk_classes = prepared[start:start + step], classes[start:start + step]
+            chunk = prepared[start:start + step]
+            chunk_classes, chunk_against = classes[start:start + step], against[start:start + step]
+            _check_cancel(cancel)
             a, scores = self._features(chunk, choice)
             if method.masked_passes:
-                pre = self._scorecam(chunk, a, chunk_classes, choice, progress)
+                pre = self._scorecam(chunk, a, chunk_classes, chunk_against, choice, progress, cancel)
             else:
-                _, pre = self._cam_fn(choice, method)(a, tf.constant(chunk_classes, tf.int32))
+                _, pre = self._cam_fn(choice, method)(a, tf.constant(chunk_classes, tf.int32),
+                                                      tf.constant(chunk_against, tf.int32))
                 pre = pre.numpy()
-            results.extend(make_cam_map(pre[i], c, method.name, choice.name) for i, c in enumerate(chunk_classes))
+            results.extend(make_cam_map(pre[i], c, method.name, choice.name, None if b < 0 else b)
+                           for i, (c, b) in enumerate(zip(chunk_classes, chunk_against)))
         return results
 
-    def _scorecam(self, prepared, a, classes, choice, progress) -> np.ndarray:
+    def _scorecam(self, prepared, a, classes, against, choice, progress, cancel) -> np.ndarray:
         full_scores = self._full_scores_fn(choice)
         k = int(a.shape[-1])
         m = k if self._scorecam_channels is None else min(k, self._scorecam_channels)
@@ -420,13 +469,14 @@ class Explainer:
         total = len(prepared) * m
         done = 0
         maps = []
-        for i, (p, c) in enumerate(zip(prepared, classes)):
+        for i, (p, c, b) in enumerate(zip(prepared, classes, against)):
             ai = a[i:i + 1]
             variance = tf.math.reduce_variance(ai[0], axis=(0, 1))
             channels = tf.sort(tf.math.top_k(variance, m).indices)
             x = tf.constant(p.model_input[None])
             channel_scores = []
             for start in range(0, m, self._batch_size):
+                _check_cancel(cancel)
                 idx = channels[start:start + self._batch_size]
                 masks = tf.transpose(tf.gather(ai[0], idx, axis=-1), (2, 0, 1))[..., None]
                 masks = tf.image.resize(masks, (height, width), method="bilinear")
@@ -434,7 +484,7 @@ class Explainer:
                 hi = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
                 masks = tf.where(hi - lo > 0, (masks - lo) / tf.maximum(hi - lo, 1e-12), tf.zeros_like(masks))
                 s = full_scores(x * masks)
-                channel_scores.append(s[:, c])
+                channel_scores.append(s[:, c] - (s[:, b] if b >= 0 else 0.0))
                 done += int(idx.shape[0])
                 if progress is not None:
                     progress(done, total)
@@ -444,19 +494,20 @@ class Explainer:
 
 
 def compute_cam(model, images, class_index=None, *, layer=None, method: str = "gradcam", preprocess=None,
-                normalize: bool = True) -> np.ndarray:
+                normalize: bool = True, contrast=None) -> np.ndarray:
     """Class activation maps for one image or a batch: float32 array (N, h, w) at the layer's resolution.
 
     ``class_index``: None = each image's top class; an int = that class for every image; a sequence =
     one class per image. With ``normalize=True`` (default) each map lies in [0, 1] with maximum 1, and a
     map with no positive evidence for its class is all zeros (never NaN): ``maps.max(axis=(1, 2)) == 0``
     tells them apart. ``normalize=False`` returns the maps after ReLU in the model's own units.
+    ``contrast``: None, a class, or one class per image: explain "why class_index rather than contrast".
     ``model`` may also be an :class:`Explainer`, to reuse its caches and compiled functions.
     """
     explainer = model if isinstance(model, Explainer) else Explainer(model, layer, preprocess,
                                                                      compiled=False)
     if isinstance(model, Explainer) and preprocess is not None:
         raise ValueError("preprocess= is set on the Explainer; do not pass it again to compute_cam.")
-    maps = explainer.cams_batch(images, class_index, method, layer=layer)
+    maps = explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
     key = "normalized" if normalize else "raw"
     return np.stack([getattr(m, key) for m in maps]).astype(np.float32)

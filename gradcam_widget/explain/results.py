@@ -33,6 +33,7 @@ class CamMap:
     raw: np.ndarray
     maximum: float
     has_evidence: bool
+    contrast: int | None = None  # the class explained against, for a contrastive map
 
     @property
     def normalized(self) -> np.ndarray:
@@ -45,7 +46,8 @@ class CamMap:
         return self.raw.shape
 
 
-def make_cam_map(pre_relu: np.ndarray, class_index: int, method: str, layer: str) -> CamMap:
+def make_cam_map(pre_relu: np.ndarray, class_index: int, method: str, layer: str,
+                 contrast: int | None = None) -> CamMap:
     """ReLU a method's map and decide whether it holds positive evidence."""
     pre_relu = np.asarray(pre_relu, dtype=np.float32)
     if not np.all(np.isfinite(pre_relu)):
@@ -59,4 +61,4 @@ def make_cam_map(pre_relu: np.ndarray, class_index: int, method: str, layer: str
     if not has_evidence:
         raw = np.zeros_like(raw)
         maximum = 0.0
-    return CamMap(int(class_index), method, layer, raw, maximum, bool(has_evidence))
+    return CamMap(int(class_index), method, layer, raw, maximum, bool(has_evidence), contrast)
