@@ -120,6 +120,30 @@ class FlatGraph:
         self._plans[key] = plan
         return plan
 
+    def cut_nodes(self) -> set[int]:
+        """Indices of the calls through which every path from the input to the outputs passes.
+
+        In topological order, a call is such a cut exactly when no edge jumps over it (an edge from
+        an earlier call to a later one would be a path around it). One sweep, linear in the graph.
+        """
+        plan = self.plan(tuple(self.input_ids), tuple(id(t) for t in self.outputs))
+        position = {node.index: i for i, node in enumerate(plan)}
+        cover = [0] * (len(plan) + 1)
+        for node in plan:
+            end = position[node.index]
+            for tid in node.input_ids:
+                producer = self._producer.get(tid)
+                start = -1 if producer is None else position[producer.index]
+                if end - start > 1:
+                    cover[start + 1] += 1
+                    cover[end] -= 1
+        cuts, running = set(), 0
+        for i, node in enumerate(plan):
+            running += cover[i]
+            if running == 0:
+                cuts.add(node.index)
+        return cuts
+
     def depends_only_on(self, seed, targets) -> bool:
         """True when the targets can be computed from ``seed`` alone (it is a cut of the graph)."""
         try:

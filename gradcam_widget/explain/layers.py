@@ -49,6 +49,7 @@ def find_candidates(graph: FlatGraph) -> list[LayerChoice]:
     uses: dict[int, int] = {}
     for flat in graph.nodes:
         uses[id(flat.operation)] = uses.get(id(flat.operation), 0) + 1
+    cuts = graph.cut_nodes()
     found = []
     for flat in graph.nodes:
         if len(flat.node.outputs) != 1 or uses[id(flat.operation)] != 1:
@@ -59,7 +60,7 @@ def find_candidates(graph: FlatGraph) -> list[LayerChoice]:
         shape = _spatial_shape(tensor)
         if shape is None:
             continue
-        if not graph.depends_only_on(tensor, graph.outputs):
+        if flat.index not in cuts:
             continue
         found.append((flat, tensor, shape))
     counts: dict[str, int] = {}
