@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -27,6 +29,11 @@ FALLBACK_MAX_SIDE = 512
 DEFAULT_TOP_K = 5
 #: On-demand maps kept per widget (a 14x14 map is ~1 KB; this bounds memory, not speed).
 CACHE_SIZE = 256
+#: Methods that run many masked forward passes: computed off the comm thread, so clicks made
+#: meanwhile are received at once, supersede the running request and stop it at its next batch.
+SLOW_METHODS = frozenset({"scorecam"})
+#: Least time between two progress updates sent to the browser.
+PROGRESS_INTERVAL_S = 0.2
 
 _MISSING_ESM = """
 export default { render({ el }) {
@@ -89,23 +96,27 @@ def _error_message(err: Exception) -> str:
 
 
 class _LRU(OrderedDict):
-    """A small least-recently-used cache of CamMaps keyed by (class, method, layer)."""
+    """A small least-recently-used cache of CamMaps keyed by (class, method, layer); thread-safe,
+    since slow methods fill it from a worker thread."""
 
     def __init__(self, size: int):
         super().__init__()
         self.size = size
+        self._lock = threading.Lock()
 
     def get_fresh(self, key):
-        if key not in self:
-            return None
-        self.move_to_end(key)
-        return self[key]
+        with self._lock:
+            if key not in self:
+                return None
+            self.move_to_end(key)
+            return self[key]
 
     def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
+        with self._lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > self.size:
+                self.popitem(last=False)
 
 
 class GradCAMWidget(anywidget.AnyWidget):
@@ -166,6 +177,8 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._topk_cams: dict[int, object] = {}
         self._topk_key: tuple[str, str] | None = None
         self._last_error: Exception | None = None
+        self._generation = 0          # bumped by every request; a worker whose request is older stops
+        self._worker: threading.Thread | None = None
 
         selected = self._top_indices[0]
         cams = explainer.cams(self._input, self._top_indices, method=method, layer=layer)  # one pass
@@ -210,6 +223,23 @@ class GradCAMWidget(anywidget.AnyWidget):
     def last_error(self) -> Exception | None:
         """The exception behind the last error status (None after a success), for debugging."""
         return self._last_error
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a background computation (slow methods such as Score-CAM) has finished.
+
+        Returns False if it is still running after ``timeout`` seconds.
+        """
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+            return not worker.is_alive()
+        return True
+
+    @property
+    def busy(self) -> bool:
+        """True while a slow method computes in the background."""
+        worker = self._worker
+        return worker is not None and worker.is_alive()
 
     @property
     def heatmap(self) -> np.ndarray:
@@ -290,6 +320,7 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     def _show(self, k: int) -> None:
         """Answer a selection: bookkeeping for a top-k class, else one map sent as ``extra_map``."""
+        self._generation += 1
         method, layer = self.method, self.layer
         if self._topk_key != (method, layer):  # a failed method/layer change: retry the batch
             self._refresh()
@@ -298,14 +329,19 @@ class GradCAMWidget(anywidget.AnyWidget):
             self._last_error = None
             self.status = _status("ready", "", k, method, layer)
             return
-        key = (k, method, layer)
-        if key not in self._cache:
-            self.status = _status("computing", "", k, method, layer)
-        try:
-            cam = self._cam_for(k, method, layer)
-        except Exception as err:  # noqa: BLE001 - any engine failure is shown, the widget stays usable
-            self._fail(err, k, method, layer)
+        cached = self._cache.get_fresh((k, method, layer))
+        if cached is not None:
+            self._send_extra(cached, k, method, layer)
             return
+        self.status = _status("computing", "", k, method, layer)
+        self._compute(lambda **hooks: self._explainer.cam(self._input, k, method=method, layer=layer, **hooks),
+                      lambda cam: self._finish_extra(cam, k, method, layer), k, method, layer)
+
+    def _finish_extra(self, cam, k, method, layer) -> None:
+        self._cache.put((k, method, layer), cam)
+        self._send_extra(cam, k, method, layer)
+
+    def _send_extra(self, cam, k, method, layer) -> None:
         self._last_error = None
         with self.hold_sync():
             self.extra_map = map_payload(cam, k, method, layer)
@@ -316,21 +352,68 @@ class GradCAMWidget(anywidget.AnyWidget):
         method, layer, k = self.method, self.layer, self.selected_class
         wanted = list(self._top_indices) + ([] if k in self._top_indices else [k])
         cached = [self._cache.get_fresh((c, method, layer)) for c in wanted]
-        if any(cam is None for cam in cached):
-            self.status = _status("computing", "", k, method, layer)
-            try:
-                cached = self._explainer.cams(self._input, wanted, method=method, layer=layer)
-            except Exception as err:  # noqa: BLE001
-                self._fail(err, k, method, layer)
-                return
-        self._store_topk(cached, method, layer)
+        if all(cam is not None for cam in cached):
+            self._finish_refresh(cached, wanted, k, method, layer)
+            return
+        self.status = _status("computing", "", k, method, layer)
+        self._compute(lambda **hooks: self._explainer.cams(self._input, wanted, method=method, layer=layer,
+                                                           **hooks),
+                      lambda cams: self._finish_refresh(cams, wanted, k, method, layer), k, method, layer)
+
+    def _finish_refresh(self, cams, wanted, k, method, layer) -> None:
+        for c, cam in zip(wanted, cams):
+            self._cache.put((c, method, layer), cam)
+        self._store_topk(cams, method, layer)
         self._last_error = None
         with self.hold_sync():
-            self.maps = [map_payload(cached[i], c, method, layer) for i, c in enumerate(self._top_indices)]
+            self.maps = [map_payload(cams[i], c, method, layer) for i, c in enumerate(self._top_indices)]
             if k not in self._top_indices:
-                self._cache.put((k, method, layer), cached[-1])
-                self.extra_map = map_payload(cached[-1], k, method, layer)
+                self.extra_map = map_payload(cams[-1], k, method, layer)
             self.status = _status("ready", "", k, method, layer)
+
+    def _compute(self, work, finish, k, method, layer) -> None:
+        """Run ``work`` now (fast methods) or on a worker thread (slow ones), then ``finish`` its result.
+
+        A worker checks between batches whether a newer request superseded it and then stops without
+        sending anything, so a superseded result is never drawn.
+        """
+        generation = self._generation
+        if method not in SLOW_METHODS:
+            try:
+                result = work()
+            except Exception as err:  # noqa: BLE001 - any engine failure is shown, the widget stays usable
+                self._fail(err, k, method, layer)
+                return
+            finish(result)
+            return
+
+        def superseded() -> bool:
+            return self._generation != generation
+
+        last = [0.0]
+
+        def progress(done, total) -> None:
+            now = time.monotonic()
+            if (now - last[0] >= PROGRESS_INTERVAL_S or done == total) and not superseded():
+                last[0] = now
+                self.status = _status("computing", f"{method}: {done}/{total} masked passes", k, method, layer)
+
+        def run() -> None:
+            from .explain import Cancelled
+
+            try:
+                result = work(progress=progress, cancel=superseded)
+            except Cancelled:
+                return
+            except Exception as err:  # noqa: BLE001
+                if not superseded():
+                    self._fail(err, k, method, layer)
+                return
+            if not superseded():
+                finish(result)
+
+        self._worker = threading.Thread(target=run, name="gradcam-widget-worker", daemon=True)
+        self._worker.start()
 
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
