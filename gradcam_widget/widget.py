@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -50,6 +51,20 @@ def _static_file(name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def front_end_source(name: str, fallback: str = ""):
+    """The front-end file as text, or as a Path when ``ANYWIDGET_HMR=1`` (live reload while developing).
+
+    anywidget turns a Path into a file watcher that keeps a strong reference to every widget ever
+    created (and so to its model and image): fine for development, a leak in a long-running kernel.
+    """
+    path = _static_file(name)
+    if path is None:
+        return fallback
+    if os.environ.get("ANYWIDGET_HMR") == "1":
+        return path
+    return path.read_text(encoding="utf-8")
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -127,8 +142,8 @@ class GradCAMWidget(anywidget.AnyWidget):
     selection), ``to_png(path)`` (the overlay as shown).
     """
 
-    _esm = _static_file("gradcam.js") or _MISSING_ESM
-    _css = _static_file("gradcam.css") or ""
+    _esm = front_end_source("gradcam.js", _MISSING_ESM)
+    _css = front_end_source("gradcam.css")
 
     # Kernel -> browser
     image = traitlets.Bytes(b"").tag(sync=True)
