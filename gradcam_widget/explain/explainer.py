@@ -425,7 +425,9 @@ class Explainer:
         elif isinstance(class_indices, (int, np.integer)) and not isinstance(class_indices, bool):
             classes = [self._check_class(class_indices)] * len(prepared)
         else:
-            if isinstance(class_indices, (str, bytes)) or not hasattr(class_indices, "__len__"):
+            if isinstance(class_indices, str):
+                self._check_class(class_indices)  # explains how to pick a class by name
+            if isinstance(class_indices, bytes) or not hasattr(class_indices, "__len__"):
                 raise TypeError(f"class_index must be None, an int or a sequence of ints (one per image), got "
                                 f"{type(class_indices).__name__}.")
             if len(class_indices) != len(prepared):
