@@ -18,6 +18,7 @@ _LAZY = {
     "GradCAMWidget": ("gradcam_widget.widget", "GradCAMWidget"),
     "show_gradcam": ("gradcam_widget.widget", "show_gradcam"),
     "class_names_for": ("gradcam_widget.labels", "class_names_for"),
+    "explore_misclassifications": ("gradcam_widget.explore", "explore_misclassifications"),
     "load_ipython_extension": ("gradcam_widget.magic", "load_ipython_extension"),
 }
 

@@ -348,6 +348,21 @@ class Explainer:
         _, s = self._features([prepared], self._choice(layer))
         return Scores(s[0].copy(), self._probabilities(s[0]))
 
+    def scores_batch(self, images) -> Scores:
+        """Scores of many images at once: logits and probabilities, each (N, C).
+
+        For dataset-scale predictions: one compiled pass per batch, nothing cached (the feature cache
+        is for images you look at).
+        """
+        prepared = self.prepare_batch(images)
+        full = self._full_scores_fn(self._choice(None))
+        rows = []
+        for start in range(0, len(prepared), self._batch_size):
+            chunk = np.stack([p.model_input for p in prepared[start:start + self._batch_size]])
+            rows.append(np.asarray(full(tf.constant(chunk)), dtype=np.float32))
+        logits = np.concatenate(rows)
+        return Scores(logits, np.stack([self._probabilities(row) for row in logits]))
+
     def _probabilities(self, logits: np.ndarray) -> np.ndarray:
         z = logits.astype(np.float64)
         if self._source.kind == "sigmoid" or self._binary:

@@ -1,0 +1,439 @@
+"""Explore a classifier's mistakes: confusion matrix, gallery, and Grad-CAM maps of any image.
+
+``explore_misclassifications(model, images, labels)`` predicts every image once (in batches, with a
+progress bar), then shows an ipywidgets box: an anywidget view (``js/explore.js``) with the
+confusion matrix and a paginated thumbnail gallery, and under it the detail of the selected image —
+three ordinary :class:`~gradcam_widget.widget.GradCAMWidget` panels (predicted class, true class,
+and "why predicted rather than true"), so hover, opacity and colormap work exactly as in
+``show_gradcam``. Maps are computed on click only; see ``explore_data`` for what is kept.
+"""
+
+from __future__ import annotations
+
+import anywidget
+import ipywidgets
+import numpy as np
+import traitlets
+
+from . import explore_data as data
+from .labels import class_names_for
+from .widget import SLOW_METHODS, GradCAMWidget, _check_top_k, front_end_source
+
+#: Thumbnails per gallery page.
+PAGE_SIZE = 60
+#: Display settings shared by the three detail panels (a change in one is applied to all).
+SHARED_TRAITS = ("colormap", "opacity", "method", "layer")
+
+_MISSING_ESM = """
+export default { render({ el }) {
+  el.textContent = "gradcam-widget: the explorer front end (explore.js) is missing. Reinstall gradcam-widget.";
+} };
+"""
+
+
+# ----------------------------------------------------------------------------- contrastive maps
+class ContrastExplainer:
+    """An Explainer seen through "rather than class ``contrast``": every map it gives is contrastive.
+
+    Why a wrapper: GradCAMWidget asks its explainer for ``cam``/``cams``; handing it this object
+    shows contrastive maps with all of the widget's controls, without a second drawing path.
+    The contrast class against itself is a zero score difference: reported as no evidence.
+    """
+
+    def __init__(self, explainer, contrast: int):
+        self._explainer = explainer
+        self.contrast = int(contrast)
+
+    def __getattr__(self, name):
+        return getattr(self._explainer, name)
+
+    def cam(self, image, class_index=None, method: str = "gradcam", *, layer=None, **kwargs):
+        if class_index is None:
+            class_index = int(np.argmax(self._explainer.scores(image, layer=layer).logits))
+        return self.cams(image, [class_index], method, layer=layer, **kwargs)[0]
+
+    def cams(self, image, class_indices, method: str = "gradcam", *, layer=None, **kwargs):
+        from .explain.results import make_cam_map
+
+        classes = [int(c) for c in np.atleast_1d(class_indices)]
+        others = [c for c in classes if c != self.contrast]
+        found = dict(zip(others, self._explainer.cams(image, others, method, layer=layer,
+                                                      contrast=self.contrast, **kwargs))) if others else {}
+        if len(found) < len(classes):
+            shape = self._explainer.layer_shape(layer)[:2]
+            name = layer or self._explainer.layer_name
+            found[self.contrast] = make_cam_map(np.zeros(shape, np.float32), self.contrast, method, name,
+                                                self.contrast)
+        return [found[c] for c in classes]
+
+
+# ----------------------------------------------------------------------------- predictions
+def predict(explainer, source, labels: np.ndarray, batch_size: int = 64, progress: bool = True):
+    """Predict every image in batches; returns :class:`explore_data.Predictions`.
+
+    Ctrl-C (KeyboardInterrupt) stops it with a message saying how far it got; nothing is kept.
+    """
+    from tqdm.auto import tqdm
+
+    n = len(source)
+    predicted = np.empty(n, np.int64)
+    confidence = np.empty(n, np.float32)
+    runner = np.empty(n, np.int64)
+    bar = tqdm(total=n, desc="predicting", unit="img", disable=not progress, leave=False)
+    done = 0
+    try:
+        for start in range(0, n, batch_size):
+            prepared = explainer.prepare_batch(source.batch(start, start + batch_size))
+            logits, probabilities = explainer.scores_batch(prepared)
+            if not np.all(np.isfinite(logits)):
+                bad = start + int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
+                raise FloatingPointError(f"the model produced NaN or infinite scores for image {bad}. "
+                                         f"Check the images and preprocess=.")
+            stop = start + len(prepared)
+            predicted[start:stop], confidence[start:stop], runner[start:stop] = data.top_two(probabilities)
+            done = stop
+            bar.update(len(prepared))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"explore_misclassifications was interrupted after predicting {done} of {n} images; nothing "
+            f"was kept. Run it again, or on fewer images (e.g. images[:1000], labels[:1000]).") from None
+    finally:
+        bar.close()
+    return data.Predictions(labels, predicted, confidence, runner)
+
+
+# ----------------------------------------------------------------------------- the browser view
+class ExplorerView(anywidget.AnyWidget):
+    """Confusion matrix + filtered, paginated gallery (one PNG sprite per page).
+
+    The kernel answers each filter/page change with ``gallery``, tagged with the request it answers
+    so the browser drops stale replies.
+    """
+
+    _esm = front_end_source("explore.js", _MISSING_ESM)  # text, not a Path: no file watcher holding views
+    _css = front_end_source("explore.css")
+
+    # Kernel -> browser
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    matrix = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
+    pairs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    summary = traitlets.Dict().tag(sync=True)
+    page_size = traitlets.Int(PAGE_SIZE).tag(sync=True)
+    gallery = traitlets.Dict().tag(sync=True)
+    # Both directions
+    filter_status = traitlets.Unicode("wrong").tag(sync=True)
+    filter_true = traitlets.Int(-1).tag(sync=True)
+    filter_pred = traitlets.Int(-1).tag(sync=True)
+    page = traitlets.Int(0).tag(sync=True)
+    selected = traitlets.Int(None, allow_none=True).tag(sync=True)
+
+    def __init__(self, source, predictions, class_names, *, page_size: int = PAGE_SIZE):
+        self._ready = False
+        self._source = source
+        self._pred = predictions
+        self._order = data.gallery_order(predictions)
+        self._shown_key = None
+        self._current = self._order[:0]
+        c = len(class_names)
+        self._confusion = data.confusion_matrix(predictions.labels, predictions.predicted, c)
+        super().__init__(
+            class_names=list(class_names),
+            matrix=self._confusion.tolist() if c <= data.MAX_MATRIX_CLASSES else [],
+            pairs=data.top_confusions(self._confusion),
+            summary={"total": int(len(predictions.labels)), "wrong": int(predictions.wrong.sum())},
+            page_size=int(page_size),
+        )
+        self._ready = True
+        self._update_gallery()
+
+    @property
+    def confusion(self) -> np.ndarray:
+        return self._confusion.copy()
+
+    @property
+    def gallery_indices(self) -> np.ndarray:
+        """Every image the current filters keep, in gallery order (all pages)."""
+        return self._current.copy()
+
+    @traitlets.validate("filter_status")
+    def _valid_status(self, proposal):
+        if proposal["value"] not in data.STATUSES:
+            raise traitlets.TraitError(f"filter_status must be one of {data.STATUSES}, got {proposal['value']!r}.")
+        return proposal["value"]
+
+    @traitlets.validate("filter_true", "filter_pred")
+    def _valid_class(self, proposal):
+        value, c = proposal["value"], len(self.class_names) or len(self._confusion)
+        if not -1 <= value < c:
+            raise traitlets.TraitError(f"{proposal['trait'].name} must be a class index 0..{c - 1}, or -1 for "
+                                       f"any class; got {value}.")
+        return value
+
+    @traitlets.validate("page")
+    def _valid_page(self, proposal):
+        if proposal["value"] < 0:
+            raise traitlets.TraitError(f"page must be >= 0, got {proposal['value']}.")
+        return proposal["value"]
+
+    @traitlets.validate("selected")
+    def _valid_selected(self, proposal):
+        value, n = proposal["value"], len(self._pred.labels)
+        if value is not None and not 0 <= value < n:
+            raise traitlets.TraitError(f"selected must be an image index 0..{n - 1} or None, got {value}.")
+        return value
+
+    @traitlets.observe("filter_status", "filter_true", "filter_pred", "page")
+    def _on_filters(self, change):
+        # The browser writes several of these in one message: the first callback sees them all
+        # and answers; the others find the answer already sent.
+        if self._ready:
+            self._update_gallery()
+
+    def _update_gallery(self) -> None:
+        key = (self.filter_status, self.filter_true, self.filter_pred, self.page)
+        if key == self._shown_key:
+            return
+        order = data.filter_order(self._order, self._pred, *key[:3])
+        pages = max(1, -(-len(order) // self.page_size))
+        if self.page >= pages:
+            self.page = pages - 1  # the observer answers for the clamped page
+            return
+        chunk = order[self.page * self.page_size:(self.page + 1) * self.page_size]
+        sprite = data.sprite_png([self._source[i] for i in chunk])
+        self._shown_key, self._current = key, order
+        self.gallery = {
+            "status": key[0], "true": key[1], "pred": key[2], "page": key[3],
+            "total": int(len(order)), "pages": int(pages),
+            "indices": chunk.tolist(),
+            "labels": self._pred.labels[chunk].tolist(),
+            "predicted": self._pred.predicted[chunk].tolist(),
+            "confidence": [round(float(v), 4) for v in self._pred.confidence[chunk]],
+            "sprite": sprite, "thumb": data.THUMB_SIZE, "columns": data.SPRITE_COLUMNS,
+        }
+
+
+# ----------------------------------------------------------------------------- the explorer
+class MisclassificationExplorer(ipywidgets.VBox):
+    """The explorer: the view on top, the selected image's three Grad-CAM panels below.
+
+    Python side: ``confusion`` (counts, row = true class), ``mistakes`` (wrong images, most confident
+    first), ``selected`` (image shown in detail, synced with the browser; None = none),
+    ``set_filter(...)``, ``detail_widgets`` (the GradCAMWidgets shown), ``view`` (the matrix/gallery).
+    """
+
+    selected = traitlets.Int(None, allow_none=True)
+
+    def __init__(self, explainer, source, predictions, class_names, *, page_size: int = PAGE_SIZE,
+                 top_k: int | None = None, method: str = "gradcam", colormap: str = "jet",
+                 opacity: float = 0.4):
+        self._explainer = explainer
+        self._source = source
+        self._pred = predictions
+        self._names = list(class_names)
+        self._top_k = top_k
+        self._settings = {"method": method, "layer": explainer.layer_name, "colormap": colormap,
+                          "opacity": float(opacity)}
+        self._panels: tuple = ()
+        self._links: list = []
+        self._view = ExplorerView(source, predictions, self._names, page_size=page_size)
+        self._caption = ipywidgets.Label("Click an image in the gallery to see where the model looks.")
+        self._row = ipywidgets.HBox(layout=ipywidgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self._row.add_class("gcx-detail")  # explore.css stacks each panel's controls under its picture
+        super().__init__([self._view, self._caption, self._row])
+        traitlets.link((self, "selected"), (self._view, "selected"))
+
+    # ---- public API
+    @property
+    def view(self) -> ExplorerView:
+        return self._view
+
+    @property
+    def explainer(self):
+        return self._explainer
+
+    @property
+    def predictions(self) -> data.Predictions:
+        return self._pred
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._names)
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """Counts (C, C): row = true class, column = predicted class."""
+        return self._view.confusion
+
+    @property
+    def mistakes(self) -> np.ndarray:
+        """Indices of the misclassified images, most confident mistake first (the gallery order)."""
+        order = self._view._order
+        return order[self._pred.wrong[order]].copy()
+
+    @property
+    def detail_widgets(self) -> tuple:
+        """(predicted, true or runner-up, contrastive) GradCAMWidgets of the selection, or ()."""
+        return tuple(panel for _, panel in self._panels)
+
+    def set_filter(self, status: str | None = None, true: int | None = None, pred: int | None = None,
+                   page: int = 0) -> None:
+        """Filter the gallery as the browser does (None keeps a filter; -1 = any class)."""
+        v = self._view
+        with v.hold_trait_notifications():
+            if status is not None:
+                v.filter_status = status
+            if true is not None:
+                v.filter_true = true
+            if pred is not None:
+                v.filter_pred = pred
+            v.page = page
+
+    # ---- detail
+    @traitlets.validate("selected")
+    def _valid_selected(self, proposal):
+        return self._view._valid_selected(proposal)
+
+    @traitlets.observe("selected")
+    def _on_selected(self, change):
+        self._show_detail(change["new"])
+
+    def _show_detail(self, index) -> None:
+        old_panels, old_boxes = self._panels, self._row.children
+        if old_panels:  # keep the user's display choices for the next image
+            self._settings = {name: getattr(old_panels[0][1], name) for name in SHARED_TRAITS}
+        self._unlink()
+        self._panels = ()
+        if index is None:
+            self._caption.value = "Click an image in the gallery to see where the model looks."
+            self._row.children = ()
+        else:
+            try:
+                self._panels = self._make_panels(int(index))
+            except Exception as err:  # noqa: BLE001 - shown in place of the maps; the view stays usable
+                self._caption.value = f"Image {index}: could not compute its maps: {err}"
+                self._row.children = ()
+            else:
+                first = self._panels[0][1]
+                self._links = [traitlets.link((first, name), (panel, name))
+                               for _, panel in self._panels[1:] for name in SHARED_TRAITS]
+                self._caption.value = self._describe(int(index))
+                self._row.children = tuple(
+                    ipywidgets.VBox([ipywidgets.Label(title), panel], layout=ipywidgets.Layout(margin="0 16px 8px 0"))
+                    for title, panel in self._panels)
+        _close_boxes(old_boxes)  # replaced panels' comms are closed, not leaked
+
+    def _unlink(self) -> None:
+        for link in self._links:
+            link.unlink()
+        self._links = []
+
+    def _make_panels(self, i: int) -> tuple:
+        p, names = self._pred, self._names
+        true, pred = int(p.labels[i]), int(p.predicted[i])
+        other = true if pred != true else int(p.runner_up[i])
+        prepared = self._explainer.prepare(self._source[i])  # once, shared by the three panels
+        second = f"True class: {names[true]}" if other == true else f"Runner-up: {names[other]} (correct image)"
+        specs = ((f"Predicted: {names[pred]}", self._explainer, pred),
+                 (second, self._explainer, other),
+                 (f"Why {names[pred]} rather than {names[other]}", ContrastExplainer(self._explainer, other), pred))
+        # A widget computes its first maps in its constructor; a slow method (Score-CAM) is switched
+        # to afterwards, so it runs on the widget's worker thread and the click answers at once.
+        method = self._settings["method"]
+        settings = dict(self._settings, method="gradcam" if method in SLOW_METHODS else method)
+        panels = []
+        try:
+            for title, explainer, k in specs:
+                w = GradCAMWidget(explainer, prepared, class_names=names, top_k=self._top_k, **settings)
+                panels.append((title, w))
+                if w.selected_class != k:
+                    w.selected_class = k
+                w.method = method
+        except BaseException:
+            for _, w in panels:
+                w.close()
+            raise
+        return tuple(panels)
+
+    def _describe(self, i: int) -> str:
+        p, names = self._pred, self._names
+        verdict = "correct" if p.labels[i] == p.predicted[i] else f"true {names[p.labels[i]]}"
+        return (f"Image {i}: predicted {names[p.predicted[i]]} ({p.confidence[i]:.1%}), {verdict}. "
+                f"Right: Grad-CAM of the difference of the two pre-softmax scores.")
+
+    def close(self):
+        self._unlink()
+        _close_boxes(self._row.children)
+        self._panels = ()
+        for widget in (self._row, self._caption, self._view):
+            widget.close()
+        super().close()
+
+
+def _close_boxes(boxes) -> None:
+    """Close detail boxes and everything in them (a closed widget leaves ipywidgets' registry)."""
+    for box in boxes:
+        for child in box.children:
+            child.close()
+        box.close()
+
+
+# ----------------------------------------------------------------------------- entry point
+def _positive_int(value, name: str = "batch_size") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _read_dataset(dataset, progress: bool):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc="reading dataset", unit="img", disable=not progress, leave=False)
+    try:
+        return data.dataset_items(dataset, bar.update)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"explore_misclassifications was interrupted while reading the dataset "
+                                f"({bar.n} images read); nothing was kept.") from None
+    finally:
+        bar.close()
+
+
+def explore_misclassifications(model, images, labels=None, *, class_names=None, preprocess=None, layer=None,
+                               batch_size: int = 64, page_size: int = PAGE_SIZE, progress: bool = True,
+                               top_k: int | None = None) -> MisclassificationExplorer:
+    """Show where a classifier goes wrong: confusion matrix, gallery of mistakes, Grad-CAM on click.
+
+    ``images``: an array (N, H, W[, C]) or a list of images or paths, with ``labels`` (one integer
+    class index each); a list of ``(image, label)`` pairs; or a ``tf.data.Dataset`` of
+    ``(image, label)``, batched or not. The last two carry their labels: leave ``labels`` None.
+    Images are read from your array/list when needed (not copied), so do not change them meanwhile.
+    ``model`` may also be an :class:`~gradcam_widget.Explainer` (then ``preprocess``/``layer`` are its
+    own). Predictions run in batches of ``batch_size`` with a progress bar; Ctrl-C stops them cleanly.
+    """
+    from .explain import Explainer
+
+    batch_size = _positive_int(batch_size)
+    page_size = _positive_int(page_size, "page_size")
+    if data.is_tf_dataset(images):
+        if labels is not None:
+            raise ValueError("a tf.data.Dataset carries its own labels: pass labels=None.")
+        images, labels = _read_dataset(images, progress)
+    images, labels = data.split_pairs(images, labels)
+    source = data.image_source(images)
+    if len(source) == 0:
+        raise ValueError("there are no images to explore (empty input). Pass at least one image.")
+    labels = data.check_labels(labels, len(source))
+    if isinstance(model, Explainer):
+        if preprocess is not None or layer is not None:
+            raise ValueError("preprocess= and layer= belong to the Explainer; pass the Keras model here to set them.")
+        explainer = model
+    else:
+        explainer = Explainer(model, layer=layer, preprocess=preprocess, batch_size=batch_size)
+    explainer.prepare(source[0])  # builds a never-called Sequential, so num_classes is known
+    names = class_names_for(int(explainer.num_classes), class_names)
+    data.check_label_range(labels, len(names))
+    if top_k is not None:
+        _check_top_k(top_k, len(names))
+    predictions = predict(explainer, source, labels, batch_size, progress)
+    return MisclassificationExplorer(explainer, source, predictions, names, page_size=page_size, top_k=top_k)
