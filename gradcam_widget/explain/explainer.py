@@ -9,6 +9,7 @@ with a batch-agnostic signature, so interactive use never retraces.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -38,6 +39,25 @@ def _target_scores(scores, classes, against):
     picked = tf.gather(scores, classes[:, None], batch_dims=1)
     other = tf.gather(scores, tf.maximum(against, 0)[:, None], batch_dims=1)
     return picked - tf.where(against[:, None] >= 0, other, tf.zeros_like(other))
+
+
+class _Counted:
+    """A traced body that counts its traces on its explainer (Python code runs only while tracing).
+
+    A callable object rather than a closure: TensorFlow groups retracing statistics by the function's
+    code object, so closures of many explainers would look like one function retracing and trigger
+    its "excessive retracing" warning in the user's notebook.
+    """
+
+    def __init__(self, body, explainer):
+        self._body = body
+        self._owner = weakref.ref(explainer)
+
+    def __call__(self, *args):
+        owner = self._owner()
+        if owner is not None:
+            owner.trace_count += 1
+        return self._body(*args)
 
 
 @dataclass(frozen=True)
@@ -234,14 +254,8 @@ class Explainer:
     def _function(self, key, build: Callable, signature):
         fn = self._functions.get(key)
         if fn is None:
-            body = build()
-
-            def traced(*args):
-                self.trace_count += 1  # runs only while tracing
-                return body(*args)
-
-            fn = tf.function(traced, input_signature=signature, reduce_retracing=True) if self._compiled \
-                else body
+            body = _Counted(build(), self)
+            fn = tf.function(body, input_signature=signature, reduce_retracing=True) if self._compiled else body
             self._functions[key] = fn
         return fn
 

@@ -1,0 +1,42 @@
+"""Shared pytest configuration for the whole suite.
+
+Each section below is self-contained (its own helpers and hooks); add new ones as new sections.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+# ================================================================================================
+# Browser tests (tests/browser, marker `browser`)
+#
+# The harness itself (Jupyter server, Chromium, fixtures) lives in tests/browser/conftest.py.
+# This section only puts a line in the report header saying whether those tests can run here,
+# so that a skip is never silent. Without Chromium they skip (loudly) on a workstation and FAIL
+# when CI=true.
+# ================================================================================================
+_BROWSER_CHROMIUM = "/usr/bin/chromium"
+
+
+def _browser_tests_status() -> str:
+    missing = []
+    if not (os.path.isfile(_BROWSER_CHROMIUM) and os.access(_BROWSER_CHROMIUM, os.X_OK)):
+        missing.append(f"Chromium at {_BROWSER_CHROMIUM} (apt-get install -y chromium; "
+                       f"never `playwright install`)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright Python package (pip install playwright)")
+    if not missing:
+        return f"will run with {_BROWSER_CHROMIUM} (deselect with -m 'not browser')"
+    verdict = "WILL FAIL (CI=true)" if os.environ.get("CI", "").strip().lower() == "true" \
+        else "WILL BE SKIPPED"
+    return f"!!! {verdict}: missing " + "; ".join(missing)
+
+
+def pytest_report_header(config):
+    return [f"browser tests: {_browser_tests_status()}"]
+
+
+# ================================================================================================
+# (end of the browser-tests section)
+# ================================================================================================
