@@ -77,3 +77,23 @@ def test_maps_are_deterministic(model):
     first = compute_cam(model, image, 2)
     for _ in range(3):
         assert np.array_equal(first, compute_cam(model, image, 2))
+
+
+def test_layer_names_tensorflow_refuses_as_scopes_still_work():
+    """Keras' own predict() fails on such names; the engine falls back to eager execution."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv with spaces <&>")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    image = random_image(size=16, seed=5)
+    ex = Explainer(model)
+    assert ex.layer_name == "conv with spaces <&>"
+    cam = ex.cam(image, 1)
+    features = keras.Model(model.inputs, model.layers[1].output)
+    activations = np.asarray(features(image[None].astype(np.float32)))[0]
+    expected = np.maximum(activations @ np.asarray(model.layers[-1].kernel)[:, 1], 0)
+    if expected.max() > 0:
+        np.testing.assert_allclose(cam.normalized, expected / expected.max(), atol=1e-5)
+    else:
+        assert not cam.has_evidence

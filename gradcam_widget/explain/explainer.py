@@ -9,6 +9,7 @@ with a batch-agnostic signature, so interactive use never retraces.
 from __future__ import annotations
 
 import hashlib
+import re
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ def _target_scores(scores, classes, against):
     picked = tf.gather(scores, classes[:, None], batch_dims=1)
     other = tf.gather(scores, tf.maximum(against, 0)[:, None], batch_dims=1)
     return picked - tf.where(against[:, None] >= 0, other, tf.zeros_like(other))
+
+
+#: Names TensorFlow accepts for name scopes inside a traced function.
+_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
 
 
 class _Counted:
@@ -152,6 +157,10 @@ class Explainer:
         self._graph, self._source, self._candidates, self._layer_names = graph, source, candidates, names
         self._default = default
         self._input_shape = shape[1:]
+        if self._compiled and not all(_SCOPE_NAME.match(flat.operation.name) for flat in graph.nodes):
+            # TensorFlow refuses such layer names as graph scopes (Keras' own predict() fails too);
+            # the model still runs eagerly, so explain it that way rather than fail.
+            self._compiled = False
         self._num_outputs = int(graph.outputs[0].shape[-1])
 
     def _require_setup(self):
