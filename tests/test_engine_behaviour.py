@@ -97,3 +97,20 @@ def test_layer_names_tensorflow_refuses_as_scopes_still_work():
         np.testing.assert_allclose(cam.normalized, expected / expected.max(), atol=1e-5)
     else:
         assert not cam.has_evidence
+
+
+def test_explainer_sees_weights_changed_after_it_was_created():
+    """Training or set_weights after creating an Explainer must be reflected (no stale copy)."""
+    model = gap_classifier(softmax="dense")
+    image = random_image(seed=6)
+    ex = Explainer(model)
+    before = ex.cam(image, 2).normalized
+    dense = model.get_layer("logits")
+    kernel, bias = dense.get_weights()
+    dense.set_weights([-3.0 * kernel[:, ::-1], bias + 1.0])
+    ex.clear_cache()
+    probs = np.asarray(model(image[None].astype(np.float32)))[0]
+    np.testing.assert_allclose(ex.scores(image).probabilities, probs, rtol=1e-4, atol=1e-6)
+    after = ex.cam(image, 2)
+    np.testing.assert_allclose(after.normalized, compute_cam(model, image, 2)[0], atol=1e-6)
+    assert not np.allclose(after.normalized, before, atol=1e-3)

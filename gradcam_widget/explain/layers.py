@@ -8,7 +8,6 @@ backbones are searched too; names may be given plain or as ``outer/inner``.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import keras
@@ -159,10 +158,12 @@ def score_source(graph: FlatGraph) -> ScoreSource:
 def _without_activation(layer):
     """A callable computing ``layer`` with a linear activation, sharing its variables.
 
-    A shallow copy shares the weight variables; only the copy's activation attribute changes, so the
-    user's layer is untouched.
+    The twin shares the layer's attributes, so it reads the same weight variables (later training or
+    set_weights is seen); only its own activation attribute differs, so the user's layer is untouched.
+    (``copy.copy`` would not do: Keras 3 copies a layer by saving and reloading it, weights included.)
     """
-    twin = copy.copy(layer)
+    twin = object.__new__(type(layer))
+    twin.__dict__.update(layer.__dict__)
     object.__setattr__(twin, "activation", keras.activations.linear)
 
     def call(inputs, *args, **kwargs):
