@@ -40,3 +40,11 @@ def pytest_report_header(config):
 # ================================================================================================
 # (end of the browser-tests section)
 # ================================================================================================
+
+
+# ================================================================================================
+# Opt-in slow tests (marker `slow`): e.g. retraining the demo models. Run with --run-slow.
+# ================================================================================================
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run slow opt-in tests (retraining the demo models, minutes)")
