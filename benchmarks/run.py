@@ -1,8 +1,13 @@
 """gradcam-widget speed, against tf-keras-vis, the Keras Grad-CAM example and the physical limits.
 
-    .venv/bin/python -m benchmarks.run            # VGG16, ResNet50, MobileNetV2, EfficientNetB0 (~10 min)
-    .venv/bin/python -m benchmarks.run --quick    # short smoke run (MobileNetV2, few rounds)
-    .venv/bin/python -m benchmarks.run --models MobileNetV2 tiny --out /tmp/bench
+    .venv/bin/python -m benchmarks.run            # VGG16, ResNet50, MobileNetV2, EfficientNetB0
+    .venv/bin/python -m benchmarks.run --quick    # short smoke run (MobileNetV2, few rounds, ~1 min)
+    .venv/bin/python -m benchmarks.run --models MobileNetV2 tiny --scenarios switch new --out /tmp/bench
+    .venv/bin/python -m benchmarks.run --package /tmp/patched   # a patched copy of gradcam_widget
+
+The full run takes 8-12 minutes on 2 cores (longer when other jobs load the machine: VGG16's
+batch and Score-CAM scenarios dominate). ``--no-tf-keras-vis`` skips that contender (it is a test
+dependency, not a runtime one).
 
 Everything runs in one process, on models built with ``weights=None`` at their default input size, on
 the CPU. Each scenario interleaves its contenders round by round (harness.py), so the ratios compare
@@ -20,7 +25,8 @@ calls made side by side even when other processes load the machine. Scenarios, p
             limit: 64 compiled masked forward passes
 
 Writes ``<out>/bench-<UTC time>[-quick].json`` and ``.md`` (default out: benchmarks/results/) and prints
-the markdown: medians, min/max, rounds, ratios, and the targets met or missed.
+the markdown: date, machine, versions and the git commit measured; medians, min/max, rounds, ratios;
+wall time and, as a check against load, process CPU time; and the issue's targets, met or missed.
 """
 
 from __future__ import annotations
