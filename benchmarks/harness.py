@@ -1,9 +1,12 @@
 """Timing harness: contenders measured in one process, interleaved round by round.
 
 On a shared machine absolute times drift with the load of other processes, so every scenario runs its
-contenders in rounds (one call of each per round, the order rotated every round) and reports medians,
-min/max, and ratios of medians measured side by side. Work a contender needs before a call (a new
-image, a class not asked before, a cleared cache) is done in its untimed ``setup``.
+contenders in rounds (one call of each per round, in a fresh seeded random order each round) and
+reports medians, min/max, and ratios of medians measured side by side. The order is shuffled rather
+than rotated: a rotation keeps every contender behind the same neighbour, and a small call right after
+a heavy eager one (tf-keras-vis) is slower, which a rotation turns into a bias. Work a contender needs
+before a call (a new image, a class not asked before, a cleared cache) is done in its untimed
+``setup``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import datetime
 import gc
 import os
 import platform
+import random
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -85,22 +89,24 @@ def interleave(contenders: list[Contender], *, warmup: int = 1, min_rounds: int 
                budget_s: float = 30.0, log: Callable[[str], None] | None = None) -> dict[str, Timings]:
     """Time each contender in rounds; the number of rounds adapts to ``budget_s`` within the bounds.
 
-    Warm-up calls (tracing, first-call costs) are not recorded. Round ``r`` runs the contenders
-    starting at index ``r % len``, so none is always first. Rounds go on while another round is
-    expected to fit in the budget (and at least ``min_rounds``, at most ``max_rounds``); a contender
-    with ``max_runs`` sits out the rounds after its last run.
+    Warm-up calls (tracing, first-call costs) are not recorded. Each round runs the contenders in a
+    new random order (seeded: runs are repeatable), so none has a fixed neighbour. Rounds go on while
+    another round is expected to fit in the budget (and at least ``min_rounds``, at most
+    ``max_rounds``); a contender with ``max_runs`` sits out the rounds after its last run.
     """
     results = {c.name: Timings(c.name, note=c.note) for c in contenders}
     for c in contenders:
         for _ in range(warmup if c.warmup is None else c.warmup):
             _call(c)
+    shuffle = random.Random(0).shuffle
     start = time.perf_counter()
     r = 0
     while r < max_rounds:
         elapsed = time.perf_counter() - start
         if r >= min_rounds and elapsed + elapsed / r > budget_s:
             break
-        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+        order = list(contenders)
+        shuffle(order)
         for c in order:
             if c.max_runs is not None and len(results[c.name].ms) >= c.max_runs:
                 continue
@@ -116,7 +122,7 @@ def interleave(contenders: list[Contender], *, warmup: int = 1, min_rounds: int 
 def once(contenders: list[Contender], *, rounds: int = 1) -> dict[str, Timings]:
     """Contenders whose every call is a first call (cold start): no warm-up, few rounds, interleaved."""
     results = {c.name: Timings(c.name, note=c.note) for c in contenders}
-    for r in range(rounds):
+    for r in range(rounds):  # alternate, so neither is always first (nor always after the other)
         order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
         for c in order:
             results[c.name].add(_call(c))
