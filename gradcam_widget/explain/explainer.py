@@ -221,18 +221,29 @@ class Explainer:
             return list(images)
         return self._prepare_rgb(imgs.load_pixels_batch(images))
 
-    def _prepare_rgb(self, rgbs) -> list[PreparedImage]:
-        if self._graph is None:
-            first = rgbs[0]
-            self._setup(first.shape[:2] + (3,))
+    def model_pixels(self, image) -> np.ndarray:
+        """One image as the model sees it before preprocessing: resized, float32 RGB 0..255 (H, W, C).
+
+        Perturbation metrics change these pixels, then score them with :meth:`scores_of_pixels`.
+        """
+        if isinstance(image, PreparedImage):
+            raise TypeError("got a PreparedImage, which is already preprocessed. Pass the original image.")
+        return self._resize_for_model([imgs.load_pixels(image)])[0]
+
+    def _resize_for_model(self, rgbs) -> np.ndarray:
+        """Float RGB images (0..255) resized to the model's input: one (N, H, W, C) batch."""
+        if self._graph is None:  # a Sequential never called: build it as its first call would
+            self._setup(rgbs[0].shape[:2] + (3,))
         channels = self._input_shape[2] if self._input_shape[2] is not None else 3
         size = self.input_size
         resized = [imgs.resize_for_model(rgb, size, int(channels)) for rgb in rgbs]
         if size is None and len({r.shape for r in resized}) > 1:
             raise ValueError("the images have different sizes and the model accepts any size, so they "
                              "cannot form one batch. Explain them one at a time, or resize them first.")
-        batch = np.stack(resized).astype(np.float32)
-        batch = self._apply_preprocess(batch)
+        return np.stack(resized).astype(np.float32)
+
+    def _prepare_rgb(self, rgbs) -> list[PreparedImage]:
+        batch = self._apply_preprocess(self._resize_for_model(rgbs))
         out = []
         for rgb, x in zip(rgbs, batch):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
@@ -377,12 +388,17 @@ class Explainer:
         For dataset-scale predictions: one compiled pass per batch, nothing cached (the feature cache
         is for images you look at).
         """
-        prepared = self.prepare_batch(images)
+        return self._scores_of_inputs(np.stack([p.model_input for p in self.prepare_batch(images)]))
+
+    def scores_of_pixels(self, pixels: np.ndarray) -> Scores:
+        """Scores of an (N, H, W, C) batch of model-size pixels 0..255 (see :meth:`model_pixels`):
+        ``preprocess=`` is applied, nothing is cached."""
+        return self._scores_of_inputs(self._apply_preprocess(np.asarray(pixels, dtype=np.float32)))
+
+    def _scores_of_inputs(self, inputs: np.ndarray) -> Scores:
         full = self._full_scores_fn(self._choice(None))
-        rows = []
-        for start in range(0, len(prepared), self._batch_size):
-            chunk = np.stack([p.model_input for p in prepared[start:start + self._batch_size]])
-            rows.append(np.asarray(full(tf.constant(chunk)), dtype=np.float32))
+        rows = [np.asarray(full(tf.constant(inputs[start:start + self._batch_size])), dtype=np.float32)
+                for start in range(0, len(inputs), self._batch_size)]
         logits = np.concatenate(rows)
         return Scores(logits, np.stack([self._probabilities(row) for row in logits]))
 
@@ -394,6 +410,10 @@ class Explainer:
             e = np.exp(z - z.max())
             p = e / e.sum()
         return p.astype(np.float32)
+
+    def check_class(self, class_index) -> int:
+        """The class index as an int, or a TypeError/ValueError saying what is wrong with it."""
+        return self._check_class(class_index)
 
     def _check_class(self, class_index) -> int:
         n = self.num_classes

@@ -13,7 +13,6 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .. import images as imgs
 from ..colormaps import bilinear_upsample
 
 
@@ -30,16 +29,7 @@ def as_explainer(model, preprocess=None, *, compiled: bool = True):
 
 def model_pixels(explainer, image) -> np.ndarray:
     """One image resized to the model's input, float32 RGB 0..255, *not* preprocessed (H, W, C)."""
-    from ..explain import PreparedImage
-
-    if isinstance(image, PreparedImage):
-        raise TypeError("got a PreparedImage, which is already preprocessed. Pass the original image: the "
-                        "metrics perturb pixel values before preprocess= is applied.")
-    rgb = imgs.load_pixels(image)
-    if explainer._graph is None:  # a Sequential never called: build it as the engine does
-        explainer._setup(rgb.shape[:2] + (3,))
-    channels = explainer._input_shape[2] or 3
-    return imgs.resize_for_model(rgb, explainer.input_size, int(channels))
+    return explainer.model_pixels(image)
 
 
 def model_pixels_batch(explainer, images) -> np.ndarray:
@@ -94,14 +84,14 @@ def class_list(explainer, class_indices, count: int, top: np.ndarray) -> list[in
     if class_indices is None:
         return [int(c) for c in top]
     if isinstance(class_indices, (int, np.integer)) and not isinstance(class_indices, bool):
-        return [explainer._check_class(class_indices)] * count
+        return [explainer.check_class(class_indices)] * count
     if isinstance(class_indices, (str, bytes)) or not hasattr(class_indices, "__len__"):
         raise TypeError(f"class_indices must be None, an int or a sequence of ints (one per image), got "
                         f"{type(class_indices).__name__}.")
     if len(class_indices) != count:
         raise ValueError(f"class_indices has {len(class_indices)} entries but there are {count} images: give "
                          f"one class per image, or a single int for all.")
-    return [explainer._check_class(c) for c in class_indices]
+    return [explainer.check_class(c) for c in class_indices]
 
 
 def check_positive_int(value, name: str) -> int:
@@ -115,17 +105,15 @@ class Scorer:
 
     def __init__(self, explainer, batch_size: int = 32):
         self._explainer = explainer
-        self._forward = explainer._full_scores_fn(explainer._choice(None))
         self.batch_size = check_positive_int(batch_size, "batch_size")
 
     def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, H, W, C) pixels 0..255 -> (probabilities, logits), each (n, classes)."""
-        x = self._explainer._apply_preprocess(np.asarray(pixels, dtype=np.float32))
-        logits = np.asarray(self._forward(x))
+        logits, probabilities = self._explainer.scores_of_pixels(pixels)
         if not np.all(np.isfinite(logits)):
             raise FloatingPointError("the model produced NaN or infinite class scores for a perturbed image. "
                                      "Check the baseline values and preprocess=.")
-        return np.stack([self._explainer._probabilities(row) for row in logits]), logits
+        return probabilities, logits
 
     def run(self, batches: Iterable[np.ndarray], total: int, progress,
             description: str = "forward passes") -> tuple[np.ndarray, np.ndarray]:

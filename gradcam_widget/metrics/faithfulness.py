@@ -143,7 +143,7 @@ def _curve(kind, model, image, saliency, class_index, *, steps, baseline, blur_s
            batch_size, progress) -> CurveResult:
     explainer = as_explainer(model, preprocess)
     pixels = model_pixels(explainer, image)
-    cls = None if class_index is None else explainer._check_class(class_index)
+    cls = None if class_index is None else explainer.check_class(class_index)
     height, width = pixels.shape[:2]
     rank = _rank_image(saliency, height, width)
     base = make_baseline(pixels, baseline, blur_sigma)
