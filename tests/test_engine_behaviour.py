@@ -52,7 +52,7 @@ def test_no_retracing_after_warm_up(model):
 def test_features_are_cached_per_image(model):
     ex = Explainer(model, cache_size=2)
     calls = []
-    original = ex._features_fn
+    original = ex._features_scores_fn  # the one function that runs the backbone for uncached images
 
     def counting(choice):
         fn = original(choice)
@@ -62,7 +62,7 @@ def test_features_are_cached_per_image(model):
             return fn(x)
         return wrapped
 
-    ex._features_fn = counting
+    ex._features_scores_fn = counting
     image = random_image(seed=30)
     for c in range(5):
         ex.cam(image, c)

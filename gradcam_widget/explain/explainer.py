@@ -8,8 +8,11 @@ with a batch-agnostic signature, so interactive use never retraces.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import queue
 import re
+import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -60,9 +63,130 @@ class _Counted:
 
     def __call__(self, *args):
         owner = self._owner()
-        if owner is not None:
+        if owner is not None and tf.inside_function():  # eager calls (compiled=False/"background") are not traces
             owner.trace_count += 1
         return self._body(*args)
+
+
+def _compile(body, signature):
+    """Trace ``body`` once for ``signature`` and return the concrete function: calls then skip the
+    polymorphic dispatch (function-cache lookup and argument binding, ~0.2 ms a call). No autograph:
+    the bodies have no tensor-dependent Python control flow, and converting every layer call costs
+    ~15% of the trace."""
+    return tf.function(body, input_signature=signature, reduce_retracing=True,
+                       autograph=False).get_concrete_function()
+
+
+_COMPILE_WORKERS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+
+
+@atexit.register
+def _join_compile_workers():
+    """A daemon thread still inside TensorFlow when the interpreter exits aborts the process."""
+    for worker in list(_COMPILE_WORKERS):
+        worker.join(timeout=60)
+
+
+def _compile_worker(owner_ref):
+    """Trace queued functions and run each once on zeros (TensorFlow optimises a graph on its first run),
+    then publish it; until then the explainer runs the same body eagerly."""
+    while True:
+        owner = owner_ref()
+        if owner is None:
+            return
+        try:
+            key, body, signature = owner._compile_queue.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            fn = _compile(body, signature)
+            fn(*[tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype) for spec in signature])
+        except Exception:  # noqa: BLE001 - the eager body keeps working; the error shows there, if real
+            owner._functions[key] = body  # do not retry: stay eager for this function
+            continue
+        owner._functions[key] = fn
+        del owner
+
+
+@dataclass(frozen=True)
+class _PooledDense:
+    """A head that starts with pooling that commutes with a per-channel offset b (pool(A + b) =
+    pool(A) + b: max/average pooling, local or global). Then sum_ij dS/dA[i, j, k] = dS/db_k, which is
+    all Grad-CAM needs (the spatial mean of the gradient), and b can be injected after the pooling:
+
+    - global pooling -> ...: b is added to the pooled vector z = GAP(A) (n, k); the backward stops there
+      and never materialises an (n, h, w, k) gradient;
+    - [local pooling ->] Flatten -> Dense: z is the Dense pre-activation and b enters as z + b @ W_sum,
+      W_sum (k x U) being the kernel rows summed over the pooled positions: the backward reads W_sum
+      instead of the kernel (h*w*k x U; 411 MB for VGG16's fc1).
+
+    z does not depend on the class: it is computed once per image, with the scores."""
+
+    source: object       # the tensor z is computed from (the Flatten output, or the global pooling output)
+    dense: object        # the Dense layer, or None (global pooling: z is the pooled vector)
+    inject: object       # the tensor seeded with activation(z + b @ W_sum) (or z + b) to get the scores
+    w_sum: object        # (k, U) float32 constant, or None
+
+
+def _find_pooled_dense(graph, choice, source):
+    consumers: dict = {}
+    for flat in graph.nodes:
+        for tid in flat.input_ids:
+            consumers.setdefault(tid, []).append(flat)
+    tid, chain, shape = id(graph.canonical(choice.tensor)), [], tuple(choice.shape)
+    while True:
+        users = consumers.get(tid, [])
+        if len(users) != 1 or len(users[0].output_ids) != 1 or len(users[0].input_ids) != 1:
+            return None
+        node = users[0]
+        op = node.operation
+        if isinstance(op, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)) and not chain:
+            if getattr(op, "keepdims", False) or getattr(op, "data_format", "channels_last") != "channels_last":
+                return None
+            pooled = graph.canonical(node.node.outputs[0])
+            return _PooledDense(pooled, None, pooled, None)
+        if isinstance(op, keras.layers.Dense):
+            break
+        if isinstance(op, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)) and not chain:
+            if getattr(op, "data_format", "channels_last") != "channels_last":
+                return None
+            shape = tuple(graph.canonical(node.node.outputs[0]).shape[1:])
+        elif not (isinstance(op, keras.layers.Flatten) and getattr(op, "data_format", "channels_last") ==
+                  "channels_last"):
+            return None
+        chain.append(node)
+        tid = node.output_ids[0]
+    if not chain or not isinstance(chain[-1].operation, keras.layers.Flatten) or None in shape:
+        return None
+    dense_out = graph.canonical(node.node.outputs[0])
+    if id(op) in source.overrides or dense_out is graph.canonical(source.target):
+        return None  # the Dense is the score layer itself: the ordinary head is as cheap
+    h, w, k = (int(d) for d in shape)
+    kernel = tf.convert_to_tensor(op.kernel)
+    if tuple(kernel.shape) != (h * w * k, int(kernel.shape[-1])):
+        return None
+    w_sum = tf.reduce_sum(tf.reshape(tf.cast(kernel, tf.float32), (h, w, k, -1)), axis=(0, 1))
+    return _PooledDense(graph.canonical(chain[-1].node.outputs[0]), op, dense_out, w_sum)
+
+
+def _pooled_gradcam(pd, scores_from, a, z, classes, against):
+    """Grad-CAM maps (n, h, w) through the offset shortcut, one row per class (A and z repeated)."""
+    n, (h, w, k) = tf.shape(classes)[0], (int(d) for d in a.shape[1:])
+    a = tf.repeat(a, n // tf.shape(a)[0], axis=0)
+    z = tf.repeat(z, n // tf.shape(z)[0], axis=0)
+    offset = tf.zeros((n, k))
+    with tf.GradientTape() as tape:
+        tape.watch(offset)
+        picked = _target_scores(_offset_scores(pd, scores_from, z, offset), classes, against)
+    weights = tape.gradient(picked, offset) / float(h * w)  # = the spatial mean of dS/dA
+    return tf.einsum("nk,nhwk->nhw", weights, a)
+
+
+def _offset_scores(pd, scores_from, z, offset):
+    """Class scores with the per-channel offset injected after the pooling (see _PooledDense)."""
+    if pd.dense is None:
+        return scores_from(z + offset)
+    return scores_from(pd.dense.activation(z + offset @ pd.w_sum))
 
 
 @dataclass(frozen=True)
@@ -72,6 +196,7 @@ class PreparedImage:
     display: np.ndarray      # uint8 H x W x 3, the original (longest side capped) for display
     model_input: np.ndarray  # float32 h x w x c, resized and preprocessed
     key: str                 # content hash of model_input: the cache key
+    pixels: np.ndarray | None = None  # float32 h x w x c, resized, before preprocess (perturbation metrics)
 
 
 def _check_model(model):
@@ -111,11 +236,12 @@ class Explainer:
     ``keras.applications.vgg16.preprocess_input``), applied to RGB pixel values 0..255.
     ``cache_size``: images whose features are kept. ``scorecam_channels``: channels Score-CAM masks
     with (the highest-variance ones, as Faster Score-CAM). ``compiled=False`` runs eagerly (no tracing
-    cost; better for one-off calls).
+    cost; better for one-off calls). ``compiled="background"`` answers eagerly at once and traces the
+    compiled functions on a worker thread, using each as soon as it is ready (interactive use).
     """
 
     def __init__(self, model, layer=None, preprocess=None, *, cache_size: int = 16,
-                 scorecam_channels: int | None = 64, batch_size: int = 32, compiled: bool = True,
+                 scorecam_channels: int | None = 64, batch_size: int = 32, compiled: bool | str = True,
                  input_shape=None):
         _check_model(model)
         if preprocess is not None and not callable(preprocess):
@@ -132,6 +258,8 @@ class Explainer:
         self._requested_layer = layer
         self._cache: OrderedDict = OrderedDict()
         self._functions: dict = {}
+        self._pending: set = set()
+        self._compile_queue: queue.SimpleQueue | None = None
         self.trace_count = 0
         self._graph = None
         if graph_of(model) is not None or input_shape is not None:
@@ -227,7 +355,9 @@ class Explainer:
         Perturbation metrics change these pixels, then score them with :meth:`scores_of_pixels`.
         """
         if isinstance(image, PreparedImage):
-            raise TypeError("got a PreparedImage, which is already preprocessed. Pass the original image.")
+            if image.pixels is None:
+                raise TypeError("got a PreparedImage without its pixels. Pass the original image.")
+            return image.pixels.copy()
         return self._resize_for_model([imgs.load_pixels(image)])[0]
 
     def _resize_for_model(self, rgbs) -> np.ndarray:
@@ -243,12 +373,13 @@ class Explainer:
         return np.stack(resized).astype(np.float32)
 
     def _prepare_rgb(self, rgbs) -> list[PreparedImage]:
-        batch = self._apply_preprocess(self._resize_for_model(rgbs))
+        pixels = self._resize_for_model(rgbs)
+        batch = self._apply_preprocess(pixels)
         out = []
-        for rgb, x in zip(rgbs, batch):
+        for rgb, x, p in zip(rgbs, batch, pixels):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
             digest.update(str(x.shape).encode())
-            out.append(PreparedImage(imgs.to_uint8(imgs.cap_size(rgb)), x, digest.hexdigest()))
+            out.append(PreparedImage(imgs.to_uint8(imgs.cap_size(rgb)), x, digest.hexdigest(), p))
         return out
 
     def _apply_preprocess(self, batch: np.ndarray) -> np.ndarray:
@@ -273,11 +404,46 @@ class Explainer:
     # ---- compiled pieces ----------------------------------------------------------------------
     def _function(self, key, build: Callable, signature):
         fn = self._functions.get(key)
-        if fn is None:
-            body = _Counted(build(), self)
-            fn = tf.function(body, input_signature=signature, reduce_retracing=True) if self._compiled else body
-            self._functions[key] = fn
+        if fn is not None:
+            return fn
+        body = _Counted(build(), self)
+        if not self._compiled:
+            fn = body
+        elif self._compiled == "background":
+            if key not in self._pending:
+                self._pending.add(key)
+                self._compile_later(key, body, signature)
+            return body  # eager until the worker has traced and run the compiled version once
+        else:
+            fn = _compile(body, signature)
+        self._functions[key] = fn
         return fn
+
+    def _compile_later(self, key, body, signature):
+        """Queue a function for the compile worker, started once the current request is answered."""
+        if self._compile_queue is None:
+            self._compile_queue = queue.SimpleQueue()
+        self._compile_queue.put((key, body, signature))
+
+    def _start_compiling(self):
+        """Start the compile worker (one daemon thread per explainer, while it has work) if work is queued.
+        Called after a request's maps are computed, so tracing never slows the answer it would speed up."""
+        if self._compile_queue is None or self._compile_queue.empty():
+            return
+        worker = getattr(self, "_compile_worker", None)
+        if worker is None or not worker.is_alive():
+            self._compile_worker = threading.Thread(target=_compile_worker, args=(weakref.ref(self),),
+                                                    name="gradcam-widget-compile", daemon=True)
+            _COMPILE_WORKERS.add(self._compile_worker)
+            self._compile_worker.start()
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Block until the background compilation queued so far is done (True) or ``timeout`` passed."""
+        worker = getattr(self, "_compile_worker", None)
+        if worker is not None:
+            worker.join(timeout)
+            return not worker.is_alive()
+        return True
 
     def _x_spec(self):
         return tf.TensorSpec((None,) + tuple(self._input_shape), tf.float32)
@@ -314,23 +480,133 @@ class Explainer:
             return self._head(choice)
         return self._function(("scores", choice.name), build, [self._a_spec(choice)])
 
+    def _pooled_dense(self, choice):
+        key = ("pooled-dense", choice.name)
+        if key not in self._functions:
+            self._functions[key] = _find_pooled_dense(self._graph, choice, self._source)
+        return self._functions[key]
+
+    def _dense_scores(self, choice, pd):
+        """(z: the Dense pre-activation, y: activation(z)) -> class scores (the rest of the head)."""
+        graph, source, binary = self._graph, self._source, self._binary
+
+        def scores_from(y):
+            s = tf.cast(graph.run({pd.inject: y}, [source.target], source.overrides)[0], tf.float32)
+            return tf.concat([-s, s], axis=-1) if binary else s
+        return scores_from
+
+    def _features_scores_fn(self, choice):
+        """x -> (A, scores, z) in one call: a new image costs one dispatch. z is the pre-activation of a
+        pooled Flatten->Dense head (see _PooledDense), else an empty placeholder."""
+        graph, model_input, head = self._graph, self._graph.inputs[0], self._head(choice)
+        dtype = model_input.dtype
+        pd = self._pooled_dense(choice)
+        scores_from = self._dense_scores(choice, pd) if pd is not None else None
+
+        def build():
+            def features_scores(x):
+                a = tf.cast(graph.run({model_input: tf.cast(x, dtype)}, [choice.tensor])[0], tf.float32)
+                if pd is None:
+                    return a, head(a), tf.zeros((tf.shape(a)[0], 0))
+                z = tf.cast(graph.run({choice.tensor: a}, [pd.source])[0], tf.float32)
+                if pd.dense is None:  # global pooling: z is the pooled vector
+                    return a, scores_from(z), z
+                z = tf.matmul(z, tf.cast(pd.dense.kernel, tf.float32))
+                if pd.dense.use_bias:
+                    z = z + tf.cast(pd.dense.bias, tf.float32)
+                return a, scores_from(pd.dense.activation(z)), z
+            return features_scores
+
+        return self._function(("features+scores", choice.name), build, [self._x_spec()])
+
+    def _first_map_fn(self, choice, method):
+        """x -> (A, scores, z, map of the top class) in one call, with one head forward (gradient methods).
+        With a pooled head and Grad-CAM, through the offset shortcut (see _PooledDense)."""
+        graph, model_input, head = self._graph, self._graph.inputs[0], self._head(choice)
+        dtype = model_input.dtype
+        pd = self._pooled_dense(choice) if method.name == "gradcam" else None
+        features_scores = self._features_scores_fn(choice) if pd is not None else None
+        scores_from = self._dense_scores(choice, pd) if pd is not None else None
+        h, w, k = (int(d) for d in choice.shape)
+
+        def build():
+            def first_map(x):
+                if pd is not None:
+                    a, scores, z = features_scores(x)
+                    top = tf.argmax(scores, axis=-1, output_type=tf.int32)
+                    offset = tf.zeros((tf.shape(a)[0], k))
+                    with tf.GradientTape() as tape:
+                        tape.watch(offset)
+                        picked = tf.gather(_offset_scores(pd, scores_from, z, offset), top[:, None], batch_dims=1)
+                    weights = tape.gradient(picked, offset) / float(h * w)
+                    return a, scores, z, tf.einsum("nk,nhwk->nhw", weights, a)
+                a = tf.cast(graph.run({model_input: tf.cast(x, dtype)}, [choice.tensor])[0], tf.float32)
+                with tf.GradientTape() as tape:
+                    tape.watch(a)
+                    scores = head(a)
+                    top = tf.argmax(scores, axis=-1, output_type=tf.int32)
+                    picked = tf.gather(scores, top[:, None], batch_dims=1)
+                gradients = tf.cast(tape.gradient(picked, a), tf.float32)
+                return a, scores, tf.zeros((tf.shape(a)[0], 0)), method.function(a, gradients)
+            return first_map
+
+        return self._function(("first", choice.name, method.name), build, [self._x_spec()])
+
     def _cam_fn(self, choice, method):
         head = self._head(choice)
 
         def build():
             def run(a, classes, against):
+                # One image for k classes (Explainer.cams) is repeated here, not by an eager concat.
+                a = tf.repeat(a, tf.shape(classes)[0] // tf.shape(a)[0], axis=0)
                 if not method.needs_gradients:
-                    return head(a), method.function(a, None)
+                    return method.function(a, None)
                 with tf.GradientTape() as tape:
                     tape.watch(a)
                     scores = head(a)
                     picked = _target_scores(scores, classes, against)
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
-                return scores, method.function(a, gradients)
+                return method.function(a, gradients)
             return run
 
         spec = [self._a_spec(choice), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)]
         return self._function(("cam", choice.name, method.name), build, spec)
+
+    def _pooled_gradcam_fn(self, choice):
+        """(A, z, classes, against) -> Grad-CAM maps through the pooling-offset shortcut (see _PooledDense)."""
+        pd = self._pooled_dense(choice)
+        scores_from = self._dense_scores(choice, pd)
+
+        def build():
+            return lambda a, z, classes, against: _pooled_gradcam(pd, scores_from, a, z, classes, against)
+
+        spec = [self._a_spec(choice), tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None,), tf.int32),
+                tf.TensorSpec((None,), tf.int32)]
+        return self._function(("pooled-gradcam", choice.name), build, spec)
+
+    def _pooled_gradcam_k_fn(self, choice):
+        """One image, k classes: one forward of the head, the k backward passes vectorised (jacobian)."""
+        pd = self._pooled_dense(choice)
+        scores_from = self._dense_scores(choice, pd)
+        h, w, k = (int(d) for d in choice.shape)
+
+        def build():
+            def run(a, z, classes, against):
+                if not tf.inside_function():  # eager: the jacobian's pfor would trace a function per call
+                    return _pooled_gradcam(pd, scores_from, a, z, classes, against)
+                offset = tf.zeros((1, k))
+                with tf.GradientTape() as tape:
+                    tape.watch(offset)
+                    scores = _offset_scores(pd, scores_from, z, offset)[0]
+                    other = tf.where(against >= 0, tf.gather(scores, tf.maximum(against, 0)), 0.0)
+                    picked = tf.gather(scores, classes) - other
+                weights = tape.jacobian(picked, offset)[:, 0] / float(h * w)
+                return tf.einsum("nk,hwk->nhw", weights, a[0])
+            return run
+
+        spec = [self._a_spec(choice), tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None,), tf.int32),
+                tf.TensorSpec((None,), tf.int32)]
+        return self._function(("pooled-gradcam-k", choice.name), build, spec)
 
     def _full_scores_fn(self, choice):
         features = self._features_fn(choice)
@@ -343,6 +619,11 @@ class Explainer:
     # ---- cached features ----------------------------------------------------------------------
     def _features(self, prepared: list[PreparedImage], choice) -> tuple:
         """Activations (N,h,w,k) and scores (N,C) for prepared images, from cache where possible."""
+        a, s, _ = self._features_z(prepared, choice)
+        return a, s
+
+    def _features_z(self, prepared: list[PreparedImage], choice) -> tuple:
+        """Activations (N,h,w,k) and scores (N,C) for prepared images, from cache where possible."""
         found = {}
         for p in prepared:
             key = (choice.name, p.key)
@@ -351,19 +632,32 @@ class Explainer:
                 found[p.key] = self._cache[key]
         unique = list({p.key: p for p in prepared if p.key not in found}.values())
         if unique:
-            features, scores_fn = self._features_fn(choice), self._scores_fn(choice)
+            features_scores = self._features_scores_fn(choice)
         for start in range(0, len(unique), self._batch_size):
             chunk = unique[start:start + self._batch_size]
-            a = features(tf.constant(np.stack([p.model_input for p in chunk])))
-            s = scores_fn(a).numpy()
-            if not np.all(np.isfinite(s)):
-                raise FloatingPointError("the model produced NaN or infinite class scores for this image. "
-                                         "Check the image values and preprocess=.")
-            for i, p in enumerate(chunk):
-                found[p.key] = (a[i:i + 1], s[i])
-                self._remember((choice.name, p.key), found[p.key])
+            a, s, z = features_scores(tf.constant(np.stack([p.model_input for p in chunk])))
+            s = s.numpy()
+            self._store(chunk, a, s, choice, z)
+            if len(chunk) == len(prepared) and [p.key for p in chunk] == [p.key for p in prepared]:
+                return a, s, (z if z.shape[-1] else None)  # a fresh batch: no slicing and re-concatenating
+            for p in chunk:
+                found[p.key] = self._cache[(choice.name, p.key)]
+        if len({p.key for p in prepared}) == 1:  # one image (perhaps for several classes): A not copied,
+            a, s, z = found[prepared[0].key]    # the compiled functions repeat it (see _cam_fn)
+            return a, np.repeat(s[None], len(prepared), axis=0), z
         entries = [found[p.key] for p in prepared]
-        return tf.concat([e[0] for e in entries], axis=0), np.stack([e[1] for e in entries])
+        z = tf.concat([e[2] for e in entries], axis=0) if entries[0][2] is not None else None
+        return tf.concat([e[0] for e in entries], axis=0), np.stack([e[1] for e in entries]), z
+
+    def _store(self, chunk, a, s, choice, z=None):
+        if not np.all(np.isfinite(s)):
+            raise FloatingPointError("the model produced NaN or infinite class scores for this image. "
+                                     "Check the image values and preprocess=.")
+        n, has_z = len(chunk), z is not None and z.shape[-1] > 0
+        parts_a = [a] if n == 1 else tf.split(a, n)  # one op, not an eager slice per image
+        parts_z = ([z] if n == 1 else tf.split(z, n)) if has_z else [None] * n
+        for i, p in enumerate(chunk):
+            self._remember((choice.name, p.key), (parts_a[i], s[i], parts_z[i]))
 
     def _remember(self, key, value):
         self._cache[key] = value
@@ -441,6 +735,16 @@ class Explainer:
         """
         prepared = self.prepare(image)
         if class_index is None:
+            choice, m = self._choice(layer), get_method(method)
+            if (contrast is None and m.needs_gradients and not m.masked_passes
+                    and (choice.name, prepared.key) not in self._cache):
+                # A new image and its top class: features, scores and map in one call, one head forward.
+                a, s, z, pre = self._first_map_fn(choice, m)(tf.constant(prepared.model_input[None]))
+                s = s.numpy()
+                self._store([prepared], a, s, choice, z if self._pooled_dense(choice) is not None else None)
+                result = make_cam_map(pre.numpy()[0], int(np.argmax(s[0])), m.name, choice.name, None)
+                self._start_compiling()
+                return result
             class_index = int(np.argmax(self.scores(prepared, layer=layer).logits))
         return self.cams(prepared, [class_index], method, layer=layer, contrast=contrast, progress=progress,
                          cancel=cancel)[0]
@@ -510,15 +814,20 @@ class Explainer:
             chunk = prepared[start:start + step]
             chunk_classes, chunk_against = classes[start:start + step], against[start:start + step]
             _check_cancel(cancel)
-            a, scores = self._features(chunk, choice)
-            if method.masked_passes:
+            a, scores, z = self._features_z(chunk, choice)
+            if method.name == "gradcam" and z is not None:
+                one_image = len(chunk) > 1 and int(a.shape[0]) == 1
+                fn = self._pooled_gradcam_k_fn(choice) if one_image else self._pooled_gradcam_fn(choice)
+                pre = fn(a, z, tf.constant(chunk_classes, tf.int32), tf.constant(chunk_against, tf.int32)).numpy()
+            elif method.masked_passes:
+                a = tf.repeat(a, len(chunk) // int(a.shape[0]), axis=0)
                 pre = self._scorecam(chunk, a, chunk_classes, chunk_against, choice, progress, cancel)
             else:
-                _, pre = self._cam_fn(choice, method)(a, tf.constant(chunk_classes, tf.int32),
-                                                      tf.constant(chunk_against, tf.int32))
-                pre = pre.numpy()
+                pre = self._cam_fn(choice, method)(a, tf.constant(chunk_classes, tf.int32),
+                                                   tf.constant(chunk_against, tf.int32)).numpy()
             results.extend(make_cam_map(pre[i], c, method.name, choice.name, None if b < 0 else b)
                            for i, (c, b) in enumerate(zip(chunk_classes, chunk_against)))
+        self._start_compiling()
         return results
 
     def _scorecam(self, prepared, a, classes, against, choice, progress, cancel) -> np.ndarray:
