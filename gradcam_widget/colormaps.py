@@ -46,6 +46,15 @@ def colormap_bytes(name: str) -> bytes:
     return _table(name).tobytes()
 
 
+#: The signed colour table (the trust panel's Grad-CAM - HiResCAM view): blue -1, white 0, red +1.
+DIVERGING = "RdBu_r"
+
+
+def diverging_bytes() -> bytes:
+    """The diverging table as 768 bytes; value d in [-1, 1] takes index min(255, floor((d + 1) * 128))."""
+    return _table(DIVERGING).tobytes()
+
+
 def _source_coordinates(size_src: int, size_dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lower index, upper index and fraction of each destination pixel centre in the source."""
     positions = (np.arange(size_dst, dtype=np.float64) + 0.5) * size_src / size_dst - 0.5

@@ -21,6 +21,7 @@ import numpy as np
 import traitlets
 
 from . import colormaps
+from . import trust as trust_report
 from .images import cap_size
 from .labels import class_names_for
 
@@ -33,6 +34,8 @@ CACHE_SIZE = 256
 #: Methods that run many masked forward passes: computed off the comm thread, so clicks made
 #: meanwhile are received at once, supersede the running request and stop it at its next batch.
 SLOW_METHODS = frozenset({"scorecam"})
+#: Trust reports kept per widget, so going back to a class shows its report at once.
+TRUST_CACHE_SIZE = 16
 #: Least time between two progress updates sent to the browser.
 PROGRESS_INTERVAL_S = 0.2
 
@@ -156,12 +159,16 @@ class GradCAMWidget(anywidget.AnyWidget):
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
     colormap_tables = traitlets.Dict().tag(sync=True)
+    diverging_table = traitlets.Bytes(b"").tag(sync=True)
+    trust = traitlets.Dict().tag(sync=True)
     # Both directions
     selected_class = traitlets.Int(0).tag(sync=True)
     method = traitlets.Unicode("gradcam").tag(sync=True)
     layer = traitlets.Unicode("").tag(sync=True)
     colormap = traitlets.Unicode("jet").tag(sync=True)
     opacity = traitlets.Float(0.4).tag(sync=True)
+    trust_open = traitlets.Bool(False).tag(sync=True)
+    trust_scorecam = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, explainer, image, class_names=None, top_k: int | None = None, method: str = "gradcam",
                  layer: str | None = None, colormap: str = "jet", opacity: float = 0.4, **kwargs):
@@ -194,6 +201,9 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._last_error: Exception | None = None
         self._generation = 0          # bumped by every request; a worker whose request is older stops
         self._worker: threading.Thread | None = None
+        self._trust_generation = 0    # the same for the trust panel's worker
+        self._trust_worker: threading.Thread | None = None
+        self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # (class, method, layer) -> finished sections
 
         selected = self._top_indices[0]
         cams = explainer.cams(self._input, self._top_indices, method=method, layer=layer)  # one pass
@@ -210,6 +220,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             layers=[str(n) for n in explainer.candidate_layers],
             status=_status("ready", "", selected, method, layer),
             colormap_tables={name: colormaps.colormap_bytes(name) for name in colormaps.COLORMAPS},
+            diverging_table=colormaps.diverging_bytes(),
             selected_class=selected,
             method=method,
             layer=layer,
@@ -240,21 +251,28 @@ class GradCAMWidget(anywidget.AnyWidget):
         return self._last_error
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until a background computation (slow methods such as Score-CAM) has finished.
+        """Block until background work (slow methods such as Score-CAM, the trust panel) has finished.
 
-        Returns False if it is still running after ``timeout`` seconds.
+        Returns False if some is still running after ``timeout`` seconds.
         """
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
-            return not worker.is_alive()
-        return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for worker in (self._worker, self._trust_worker):
+            if worker is not None:
+                worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not self.busy
 
     @property
     def busy(self) -> bool:
-        """True while a slow method computes in the background."""
-        worker = self._worker
-        return worker is not None and worker.is_alive()
+        """True while a slow method or the trust panel computes in the background."""
+        return any(w is not None and w.is_alive() for w in (self._worker, self._trust_worker))
+
+    def open_trust_panel(self, scorecam: bool | None = None) -> None:
+        """Open the trust panel from Python, as the button does (the report then computes in the
+        background: ``wait()`` for it, read it in ``trust``)."""
+        with self.hold_trait_notifications():
+            if scorecam is not None:
+                self.trust_scorecam = bool(scorecam)
+            self.trust_open = True
 
     @property
     def heatmap(self) -> np.ndarray:
@@ -312,6 +330,15 @@ class GradCAMWidget(anywidget.AnyWidget):
         if self._ready:
             self._show(self.selected_class)
 
+    @traitlets.observe("trust_open", "trust_scorecam", "selected_class", "method", "layer")
+    def _on_trust_inputs(self, change):
+        if not self._ready:
+            return
+        if self.trust_open:
+            self._start_trust()
+        else:
+            self._trust_generation += 1  # closing the panel stops its work
+
     # ----------------------------------------------------------------- internals
     def _store_topk(self, cams, method: str, layer: str) -> None:
         self._topk_cams = {k: cams[i] for i, k in enumerate(self._top_indices)}
@@ -348,7 +375,8 @@ class GradCAMWidget(anywidget.AnyWidget):
         if cached is not None:
             self._send_extra(cached, k, method, layer)
             return
-        self.status = _status("computing", "", k, method, layer)
+        if method in SLOW_METHODS:  # a fast map is sent before a "computing" status could be drawn
+            self.status = _status("computing", "", k, method, layer)
         self._compute(lambda **hooks: self._explainer.cam(self._input, k, method=method, layer=layer, **hooks),
                       lambda cam: self._finish_extra(cam, k, method, layer), k, method, layer)
 
@@ -430,6 +458,76 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._worker = threading.Thread(target=run, name="gradcam-widget-worker", daemon=True)
         self._worker.start()
 
+    # ----------------------------------------------------------------- trust panel
+    def _start_trust(self) -> None:
+        """(Re)start the report for the current selection on a worker; sections already computed for
+        it are sent at once, the rest as each is ready. A newer selection stops the worker."""
+        self._trust_generation += 1
+        generation = self._trust_generation
+        k, method, layer = int(self.selected_class), self.method, self.layer
+        key = (k, method, layer)
+        scorecam = bool(self.trust_scorecam)
+        done = dict(self._trust_done.get_fresh(key) or {})
+        wanted_strip = list(trust_report.STRIP_METHODS) + (list(trust_report.SLOW_STRIP_METHODS) if scorecam else [])
+        complete = all(m in done.get("strip", {}) for m in wanted_strip) and all(
+            s in done for s in ("difference", "faithfulness", "randomization"))
+        report = _trust_payload(done, key, wanted_strip, "ready" if complete else "computing", "")
+        if report != self.trust:
+            self.trust = report
+        if complete:
+            return
+        name = self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}"
+
+        def superseded() -> bool:
+            return self._trust_generation != generation
+
+        last = [0.0]
+
+        def progress(section, n, total) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S and not superseded():
+                last[0] = now
+                self.trust = {**self.trust, "message": f"{_SECTION_WORDS.get(section, section)}: {n}/{total}"}
+
+        def publish(state: str, message: str) -> None:
+            if not superseded():
+                self._trust_done.put(key, dict(done))
+                self.trust = _trust_payload(done, key, wanted_strip, state, message)
+
+        def run() -> None:
+            from .explain import Cancelled
+
+            skip = frozenset(done.get("strip", {})) | frozenset(s for s in done if s != "strip")
+            try:
+                for section, value in trust_report.trust_sections(
+                        self._explainer, self._input, k, method, layer, class_name=name, scorecam=scorecam,
+                        cam_for=self._trust_cam, progress=progress, cancel=superseded, skip=skip):
+                    if superseded():
+                        return
+                    if section == "strip":
+                        done["strip"] = {**done.get("strip", {}), value[0]: value[1]}
+                    else:
+                        done[section] = value
+                    publish("computing", "")
+            except Cancelled:
+                return
+            except Exception as err:  # noqa: BLE001 - shown in the panel; the widget stays usable
+                self._last_error = err
+                publish("error", _error_message(err))
+                return
+            publish("ready", "")
+
+        self._trust_worker = threading.Thread(target=run, name="gradcam-widget-trust", daemon=True)
+        self._trust_worker.start()
+
+    def _trust_cam(self, k: int, method: str, layer: str, **hooks):
+        """A map for the trust panel, shared with the widget's own cache."""
+        cam = self._cache.get_fresh((k, method, layer))
+        if cam is None:
+            cam = self._explainer.cam(self._input, k, method=method, layer=layer, **hooks)
+            self._cache.put((k, method, layer), cam)
+        return cam
+
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
         """Widget view plus a PNG of the overlay and a text line, for front ends without widgets."""
@@ -458,6 +556,45 @@ class GradCAMWidget(anywidget.AnyWidget):
         shown = f", p={prob:.3f}" if prob is not None else ""
         return (f"GradCAMWidget(class {k} {name!r}{shown}, method={self.method!r}, "
                 f"layer={self.layer!r})")
+
+
+_SECTION_WORDS = {"faithfulness": "deletion and insertion curves: images", "randomization": "randomised models",
+                  "scorecam": "Score-CAM: masked passes"}
+
+
+def _floats(values) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+
+
+def _trust_payload(done: dict, key: tuple, strip_methods: list, state: str, message: str) -> dict:
+    """The ``trust`` trait (docs/protocol.md) from the sections computed so far."""
+    k, method, layer = key
+    strip = done.get("strip", {})
+    report = {"class_index": k, "method": method, "layer": layer, "state": state, "message": message,
+              "strip": [{**map_payload(strip[m], k, m, layer), "label": trust_report.method_label(m)}
+                        for m in strip_methods if m in strip],
+              "strip_pending": [m for m in strip_methods if m not in strip],
+              "difference": {}, "faithfulness": {}, "randomization": {}}
+    if "difference" in done:
+        diff = done["difference"]
+        values = np.ascontiguousarray(diff.values, dtype="<f4")
+        report["difference"] = {"height": int(values.shape[0]), "width": int(values.shape[1]),
+                                "raw": values.tobytes(), "max_abs": float(diff.max_abs), "text": diff.text}
+    if "faithfulness" in done:
+        f = done["faithfulness"]
+        report["faithfulness"] = {
+            "baseline": f.baseline, "steps": int(len(f.fractions) - 1), "fractions": _floats(f.fractions),
+            "deletion": _floats(f.deletion), "insertion": _floats(f.insertion),
+            "random_deletion": _floats(f.random_deletion), "random_insertion": _floats(f.random_insertion),
+            "deletion_auc": float(f.deletion_auc), "insertion_auc": float(f.insertion_auc),
+            "random_deletion_auc": float(f.random_deletion_auc),
+            "random_insertion_auc": float(f.random_insertion_auc),
+            "random_maps": int(f.random_maps), "verdict": f.verdict}
+    if "randomization" in done:
+        r = done["randomization"]
+        report["randomization"] = {"correlations": _floats(r.correlations), "steps": list(r.steps),
+                                   "final": float(r.final), "passed": bool(r.passed), "verdict": r.verdict}
+    return report
 
 
 def _status(state: str, message: str, k: int, method: str, layer: str) -> dict:
@@ -504,6 +641,6 @@ def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, laye
                              "preprocess=...) or pass the Keras model here instead.")
         explainer = model
     else:
-        explainer = Explainer(model, layer=layer, preprocess=preprocess)
+        explainer = Explainer(model, layer=layer, preprocess=preprocess, compiled="background")
     return GradCAMWidget(explainer, img, class_names=class_names, top_k=top_k, method=method,
                          layer=layer, colormap=colormap, opacity=opacity)
