@@ -2,7 +2,7 @@
 
     mkdir -p /tmp/ab/base /tmp/ab/patched
     cp -r gradcam_widget js /tmp/ab/base/ && cp -r gradcam_widget js /tmp/ab/patched/
-    (cd /tmp/ab/patched && patch -p1 < /path/to/benchmarks/proposals/engine-speed.diff)
+    (cd /tmp/ab/patched && git -C /path/to/repo diff | patch -p1)   # your change, e.g. the working tree
     .venv/bin/python -m benchmarks.ab_engines /tmp/ab/base /tmp/ab/patched MobileNetV2 [--quick]
 
 Each directory must hold a ``gradcam_widget`` package. The copies are imported under the names
