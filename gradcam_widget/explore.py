@@ -17,7 +17,8 @@ import traitlets
 
 from . import explore_data as data
 from .labels import class_names_for
-from .widget import SLOW_METHODS, GradCAMWidget, _check_top_k, front_end_source
+from .frontend import front_end_source
+from .widget import SLOW_METHODS, GradCAMWidget, _check_top_k
 
 #: Thumbnails per gallery page.
 PAGE_SIZE = 60

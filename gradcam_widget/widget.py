@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -21,6 +20,7 @@ import numpy as np
 import traitlets
 
 from . import colormaps
+from .frontend import front_end_source
 from . import trust as trust_report
 from .images import cap_size
 from .labels import class_names_for
@@ -45,29 +45,6 @@ export default { render({ el }) {
     "Reinstall gradcam-widget.";
 } };
 """
-
-
-def _static_file(name: str) -> Path | None:
-    """Find a front-end file: ``static/`` in a wheel (force-included from js/), else the repo's js/."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "static" / name, here.parent / "js" / name):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def front_end_source(name: str, fallback: str = ""):
-    """The front-end file as text, or as a Path when ``ANYWIDGET_HMR=1`` (live reload while developing).
-
-    anywidget turns a Path into a file watcher that keeps a strong reference to every widget ever
-    created (and so to its model and image): fine for development, a leak in a long-running kernel.
-    """
-    path = _static_file(name)
-    if path is None:
-        return fallback
-    if os.environ.get("ANYWIDGET_HMR") == "1":
-        return path
-    return path.read_text(encoding="utf-8")
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

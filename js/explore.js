@@ -5,10 +5,13 @@
  * clicks into trait changes (filters, page, selected). The detail maps are ordinary Grad-CAM widgets
  * composed next to this one by the kernel (gradcam_widget/explore.py), so no map is drawn here.
  *
- * One self-contained ES module (anywidget loads it from a Blob URL): pure helpers are named
- * exports tested with `node --test`; nothing touches `document` until `render` runs. User strings
- * (class names) only ever go in via textContent or attributes.
+ * The kernel inlines the local imports (gradcam_widget/frontend.py; anywidget loads `_esm` from a
+ * Blob URL). Pure helpers are named exports tested with `node --test`; nothing touches `document`
+ * until `render` runs. User strings (class names) only ever go in via textContent or attributes.
  */
+
+import { asArray, element, listenerBook, suppressNotebookShortcuts } from "./lib/dom.js";
+import { decodeBytes, formatPercent } from "./lib/maps.js";
 
 /** @typedef {{filter_status: string, filter_true: number, filter_pred: number, page: number}} Filters */
 /**
@@ -34,19 +37,6 @@ const STATUS_TEXT = { wrong: "Wrong only", correct: "Correct only", all: "All" }
 // ---------------------------------------------------------------------------------------------
 // Pure helpers
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Copy bytes into a fresh Uint8Array (a DataView from the kernel may sit inside a larger buffer).
- * @param {any} source
- * @returns {Uint8Array}
- */
-export function decodeBytes(source) {
-  if (source == null) return new Uint8Array(0);
-  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength).slice();
-  if (source instanceof ArrayBuffer) return new Uint8Array(source.slice(0));
-  if (typeof source.length === "number") return Uint8Array.from(source);
-  throw new TypeError("Expected bytes (DataView, ArrayBuffer or typed array).");
-}
 
 /**
  * Identity of a gallery request: a reply is drawn only when its key equals the current filters'.
@@ -111,12 +101,6 @@ export function rowTotals(matrix) {
   return matrix.map((row) => row.reduce((sum, v) => sum + Number(v), 0));
 }
 
-/** @param {number} probability */
-export function formatPercent(probability) {
-  const p = Number.isFinite(probability) ? probability : 0;
-  return `${(p * 100).toFixed(1)}%`;
-}
-
 /**
  * "61–120 of 143" (or "none" for an empty selection).
  * @param {number} page @param {number} pageSize @param {number} total
@@ -151,29 +135,9 @@ export function thumbTitle(names, index, t, p, confidence) {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * @param {string} tag @param {string} className @param {Record<string, string>} [attributes] @param {string} [text]
- */
-function element(tag, className, attributes = {}, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** Keep JupyterLab / Notebook 7 command shortcuts off our focusable controls. @param {HTMLElement} node */
-function quiet(node) {
-  node.setAttribute("data-lm-suppress-shortcuts", "true");
-  return node;
-}
-
-/** @param {any} value */
-const asArray = (value) => (Array.isArray(value) ? value : []);
-
-/**
  * @param {HTMLSelectElement} select @param {Array<[string, string]>} options value/label pairs @param {string} current
  */
-function fillSelect(select, options, current) {
+function fillOptionPairs(select, options, current) {
   select.replaceChildren(...options.map(([value, label]) => {
     const option = document.createElement("option");
     option.value = value;
@@ -196,9 +160,9 @@ function createView(model, el) {
   body.append(matrixBox, galleryBox);
   root.append(summary, body);
 
-  const statusSelect = /** @type {HTMLSelectElement} */ (quiet(element("select", "gcx-select", { "data-testid": "gcx-status" })));
-  const trueSelect = /** @type {HTMLSelectElement} */ (quiet(element("select", "gcx-select", { "data-testid": "gcx-true" })));
-  const predSelect = /** @type {HTMLSelectElement} */ (quiet(element("select", "gcx-select", { "data-testid": "gcx-pred" })));
+  const statusSelect = /** @type {HTMLSelectElement} */ (suppressNotebookShortcuts(element("select", "gcx-select", { "data-testid": "gcx-status" })));
+  const trueSelect = /** @type {HTMLSelectElement} */ (suppressNotebookShortcuts(element("select", "gcx-select", { "data-testid": "gcx-true" })));
+  const predSelect = /** @type {HTMLSelectElement} */ (suppressNotebookShortcuts(element("select", "gcx-select", { "data-testid": "gcx-pred" })));
   const filterRow = element("div", "gcx-filters");
   for (const [text, control] of /** @type {Array<[string, HTMLElement]>} */ ([["Show", statusSelect], ["True", trueSelect], ["Predicted", predSelect]])) {
     const label = element("label", "gcx-field");
@@ -206,8 +170,8 @@ function createView(model, el) {
     filterRow.append(label);
   }
   const gallery = element("div", "gcx-gallery", { "data-testid": "gcx-gallery", role: "list", "data-state": "pending" });
-  const prev = /** @type {HTMLButtonElement} */ (quiet(element("button", "gcx-button", { "data-testid": "gcx-prev", type: "button" }, "‹ Prev")));
-  const next = /** @type {HTMLButtonElement} */ (quiet(element("button", "gcx-button", { "data-testid": "gcx-next", type: "button" }, "Next ›")));
+  const prev = /** @type {HTMLButtonElement} */ (suppressNotebookShortcuts(element("button", "gcx-button", { "data-testid": "gcx-prev", type: "button" }, "‹ Prev")));
+  const next = /** @type {HTMLButtonElement} */ (suppressNotebookShortcuts(element("button", "gcx-button", { "data-testid": "gcx-next", type: "button" }, "Next ›")));
   const range = element("span", "gcx-range", { "data-testid": "gcx-range", "aria-live": "polite" });
   const pager = element("div", "gcx-pager");
   pager.append(prev, range, next);
@@ -217,20 +181,8 @@ function createView(model, el) {
   /** @type {string | null} */
   let spriteUrl = null;
   let disposed = false;
-  /** @type {Array<[string, Function]>} */
-  const modelListeners = [];
-  /** @type {Array<[EventTarget, string, EventListener]>} */
-  const domListeners = [];
-  /** @param {string} name @param {Function} callback */
-  const onModel = (name, callback) => {
-    model.on(name, callback);
-    modelListeners.push([name, callback]);
-  };
-  /** @param {EventTarget} target @param {string} type @param {(event: any) => void} callback */
-  const onDom = (target, type, callback) => {
-    target.addEventListener(type, callback);
-    domListeners.push([target, type, callback]);
-  };
+  const listeners = listenerBook(model);
+  const { onModel, onDom } = listeners;
 
   /** @returns {Filters} */
   const filters = () => ({
@@ -266,7 +218,7 @@ function createView(model, el) {
       tr.append(element("th", "gcx-row", { scope: "row", title: `true ${classNames[t] ?? t}` }, classNames[t] ?? String(t)));
       asArray(row).forEach((count, p) => {
         const td = element("td", "");
-        const cell = quiet(element("button", `gcx-cell ${t === p ? "gcx-diagonal" : "gcx-off"}`, {
+        const cell = suppressNotebookShortcuts(element("button", `gcx-cell ${t === p ? "gcx-diagonal" : "gcx-off"}`, {
           type: "button",
           "data-testid": `gcx-cell-${t}-${p}`,
           "data-true": String(t),
@@ -294,7 +246,7 @@ function createView(model, el) {
       const item = element("li", "");
       const t = Number(pair.true);
       const p = Number(pair.pred);
-      item.append(quiet(element("button", "gcx-cell gcx-pair", {
+      item.append(suppressNotebookShortcuts(element("button", "gcx-cell gcx-pair", {
         type: "button", "data-testid": `gcx-cell-${t}-${p}`, "data-true": String(t), "data-pred": String(p),
       }, `${classNames[t] ?? t} → ${classNames[p] ?? p}: ${pair.count}`)));
       list.append(item);
@@ -321,11 +273,11 @@ function createView(model, el) {
 
   function renderFilters() {
     const f = filters();
-    fillSelect(statusSelect, STATUSES.map((s) => [s, STATUS_TEXT[/** @type {keyof STATUS_TEXT} */ (s)]]), f.filter_status);
+    fillOptionPairs(statusSelect, STATUSES.map((s) => [s, STATUS_TEXT[/** @type {keyof STATUS_TEXT} */ (s)]]), f.filter_status);
     /** @type {Array<[string, string]>} */
     const classes = [["-1", "any"], ...names().map((name, k) => /** @type {[string, string]} */ ([String(k), name]))];
-    fillSelect(trueSelect, classes, String(f.filter_true));
-    fillSelect(predSelect, classes, String(f.filter_pred));
+    fillOptionPairs(trueSelect, classes, String(f.filter_true));
+    fillOptionPairs(predSelect, classes, String(f.filter_pred));
   }
 
   function syncFilterValues() {
@@ -355,7 +307,7 @@ function createView(model, el) {
       const t = Number(reply.labels[i]);
       const p = Number(reply.predicted[i]);
       const confidence = Number(reply.confidence[i]);
-      const button = quiet(element("button", `gcx-thumb ${t === p ? "gcx-correct" : "gcx-wrong"}`, {
+      const button = suppressNotebookShortcuts(element("button", `gcx-thumb ${t === p ? "gcx-correct" : "gcx-wrong"}`, {
         type: "button",
         role: "listitem",
         "data-testid": `gcx-thumb-${index}`,
@@ -437,8 +389,7 @@ function createView(model, el) {
   return () => {
     if (disposed) return;
     disposed = true;
-    for (const [name, callback] of modelListeners) model.off(name, callback);
-    for (const [target, type, callback] of domListeners) target.removeEventListener(type, callback);
+    listeners.removeAll();
     if (spriteUrl) URL.revokeObjectURL(spriteUrl);
     root.remove();
   };

@@ -22,7 +22,8 @@ from ipywidgets.widgets.widget import _remove_buffers  # noqa: E402
 
 from gradcam_widget import METHODS, colormaps  # noqa: E402
 from gradcam_widget.explain import Explainer, compute_cam  # noqa: E402
-from gradcam_widget.widget import GradCAMWidget, _static_file, show_gradcam  # noqa: E402
+from gradcam_widget.frontend import static_file  # noqa: E402
+from gradcam_widget.widget import GradCAMWidget, show_gradcam  # noqa: E402
 
 NUM_CLASSES = 10
 TOP_K = 3
@@ -486,9 +487,9 @@ def test_1000_class_model_gets_imagenet_names(image):
 
 
 def test_front_end_files_are_found():
-    esm = _static_file("gradcam.js")
+    esm = static_file("gradcam.js")
     assert esm is not None and esm.name == "gradcam.js"
-    assert _static_file("gradcam.css") is not None
+    assert static_file("gradcam.css") is not None
     source = str(GradCAMWidget._esm)
     assert "export default" in source and "missing from this installation" not in source
 

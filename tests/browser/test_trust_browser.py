@@ -2,7 +2,7 @@
 
 Two tests:
 
-- ``test_trust_panel_draws_a_scripted_report``: js/gradcam.js in a bare Chromium page with a
+- ``test_trust_panel_draws_a_scripted_report``: the joined js/gradcam.js in a bare Chromium page with a
   scripted model (no Jupyter, no kernel): the panel's states one by one (closed, waiting, partly
   filled, ready, stale), text-only kernel strings, thumbnails recoloured with the colormap, the
   difference colours, and that the view's cleanup removes every listener.
@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from playwright.sync_api import expect
+
+from gradcam_widget.frontend import front_end_source
 
 pytestmark = pytest.mark.browser
 
@@ -184,8 +186,8 @@ def scripted_page(browser):
     page.set_content("<!doctype html><html><body><div id='host'></div></body></html>")
     page.add_style_tag(content=(REPO_ROOT / "js" / "gradcam.css").read_text(encoding="utf-8"))
     state, maps = _scripted_state()
-    page.evaluate(FAKE_MODEL_JS, {"source": (REPO_ROOT / "js" / "gradcam.js").read_text(encoding="utf-8"),
-                                  "state": state})
+    # the module exactly as the kernel sends it: local imports inlined (gradcam_widget/frontend.py)
+    page.evaluate(FAKE_MODEL_JS, {"source": front_end_source("gradcam.js"), "state": state})
     page.wait_for_function(
         "() => { const i = document.querySelector('[data-testid=gcw-image]');"
         " return i && i.complete && i.naturalWidth > 0; }")

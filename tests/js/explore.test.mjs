@@ -4,7 +4,6 @@ import { test } from "node:test";
 
 import explorer, {
   cellShade,
-  decodeBytes,
   filtersForCell,
   filtersKey,
   galleryMatches,
@@ -15,6 +14,7 @@ import explorer, {
   summaryText,
   thumbTitle,
 } from "../../js/explore.js";
+import { decodeBytes } from "../../js/lib/maps.js";
 
 const filters = (status, t, p, page = 0) => ({ filter_status: status, filter_true: t, filter_pred: p, page });
 

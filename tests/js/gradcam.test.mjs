@@ -1,10 +1,11 @@
-// Tests of js/gradcam.js's pure helpers against values computed by gradcam_widget.colormaps
+// Tests of js/lib/maps.js's drawing rules against values computed by gradcam_widget.colormaps
 // (fixtures written by tests/js/make_fixtures.py). Run: node --test tests/js/
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import widget, {
+import widget from "../../js/gradcam.js";
+import {
   bilinearSample,
   colorize,
   colormapIndex,
@@ -21,7 +22,7 @@ import widget, {
   pixelAt,
   statusMatches,
   upsampleBilinear,
-} from "../../js/gradcam.js";
+} from "../../js/lib/maps.js";
 
 const fixture = (name) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8"));
 const bilinear = fixture("bilinear.json");

@@ -1,4 +1,4 @@
-// Tests of the trust panel's pure helpers in js/gradcam.js (docs/protocol.md, "Trust panel").
+// Tests of the trust panel's pure helpers in js/trust-panel.js (docs/protocol.md, "Trust panel").
 // Run: node --test tests/js/
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -24,7 +24,7 @@ import {
   trustMatches,
   trustPanelState,
   trustStatusText,
-} from "../../js/gradcam.js";
+} from "../../js/trust-panel.js";
 
 function float32Bytes(values) {
   const view = new DataView(new ArrayBuffer(values.length * 4));
