@@ -118,3 +118,19 @@ def test_widget_clicks_during_background_compilation_are_answered():
     expected = Explainer(model).cam(w.explainer.prepare(random_image(seed=15)), outside[0])
     np.testing.assert_allclose(w._cache.get_fresh((outside[0], "gradcam", w.layer)).raw, expected.raw,
                                rtol=1e-4, atol=1e-6)
+
+
+def test_clear_cache_after_training_gives_the_new_weights_maps():
+    model = flatten_dense_classifier()
+    image = random_image(seed=16)
+    ex = Explainer(model)
+    before = ex.cam(image, 1).raw
+    fc1 = model.get_layer("fc1")
+    rng = np.random.default_rng(0)
+    fc1.kernel.assign(rng.normal(0, 0.05, fc1.kernel.shape).astype("float32"))  # "training"
+    traces = ex.trace_count
+    ex.clear_cache()
+    after = ex.cam(image, 1)
+    np.testing.assert_allclose(after.normalized, _gradcam_oracle(model, image, 1), atol=2e-5)
+    assert not np.allclose(after.raw, before)
+    assert ex.trace_count == traces  # the summed kernel is a variable: updated, not retraced

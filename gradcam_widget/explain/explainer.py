@@ -125,7 +125,8 @@ class _PooledDense:
     source: object       # the tensor z is computed from (the Flatten output, or the global pooling output)
     dense: object        # the Dense layer, or None (global pooling: z is the pooled vector)
     inject: object       # the tensor seeded with activation(z + b @ W_sum) (or z + b) to get the scores
-    w_sum: object        # (k, U) float32 constant, or None
+    w_sum: object        # (k, U) float32 tf.Variable, or None
+    shape: tuple = ()    # (h, w, k) of the Flatten's input: how W_sum is summed from the kernel
 
 
 def _find_pooled_dense(graph, choice, source):
@@ -165,8 +166,15 @@ def _find_pooled_dense(graph, choice, source):
     kernel = tf.convert_to_tensor(op.kernel)
     if tuple(kernel.shape) != (h * w * k, int(kernel.shape[-1])):
         return None
-    w_sum = tf.reduce_sum(tf.reshape(tf.cast(kernel, tf.float32), (h, w, k, -1)), axis=(0, 1))
-    return _PooledDense(graph.canonical(chain[-1].node.outputs[0]), op, dense_out, w_sum)
+    with tf.init_scope():  # a variable, so refresh_weights() can update it without retracing
+        w_sum = tf.Variable(_summed_kernel(op, h, w, k), trainable=False, name="gradcam_w_sum")
+    return _PooledDense(graph.canonical(chain[-1].node.outputs[0]), op, dense_out, w_sum, (h, w, k))
+
+
+def _summed_kernel(dense, h: int, w: int, k: int):
+    """The Dense kernel's rows summed over the h x w positions: (k, units) float32."""
+    kernel = tf.cast(tf.convert_to_tensor(dense.kernel), tf.float32)
+    return tf.reduce_sum(tf.reshape(kernel, (h, w, k, -1)), axis=(0, 1))
 
 
 def _pooled_gradcam(pd, scores_from, a, z, classes, against):
@@ -666,8 +674,16 @@ class Explainer:
             self._cache.popitem(last=False)
 
     def clear_cache(self):
-        """Forget cached features (they are also evicted automatically, oldest first)."""
+        """Forget cached features and re-read what the engine derives from the weights.
+
+        Call it after training the model further (cached features and VGG-style heads' summed
+        fc1 kernel were computed with the old weights); features are also evicted automatically,
+        oldest first.
+        """
         self._cache.clear()
+        for key, pd in list(self._functions.items()):
+            if key[0] == "pooled-dense" and pd is not None and pd.w_sum is not None:
+                pd.w_sum.assign(_summed_kernel(pd.dense, *pd.shape))
 
     # ---- public API ----------------------------------------------------------------------------
     def scores(self, image, *, layer=None) -> Scores:
