@@ -1,6 +1,14 @@
 // @ts-check
 import { asArray, element, suppressNotebookShortcuts } from "./lib/dom.js";
-import { TABLE_SIZE, colorize, decodeBytes, decodeFloat32, parseMapEntry, upsampleBilinear } from "./lib/maps.js";
+import {
+  TABLE_SIZE,
+  colorize,
+  colormapIndex,
+  decodeBytes,
+  decodeFloat32,
+  parseMapEntry,
+  upsampleBilinear,
+} from "./lib/maps.js";
 
 /**
  * The trust panel ("Can I trust this map?") of the gradcam-widget view.
@@ -190,34 +198,30 @@ export function pointsAttribute(points) {
 }
 
 /**
- * Diverging table index of a signed value d in [-1, 1]: min(255, floor((d + 1) / 2 * 256)),
- * clamped to [0, 255]; not-a-number counts as 0 (the middle, "no difference").
+ * Where a signed value d in [-1, 1] sits on the diverging table, as a value in [0, 1] for the
+ * sequential rule: (d + 1) / 2; not-a-number counts as 0 (the middle, "no difference").
+ * @param {number} d
+ */
+export function divergingPosition(d) {
+  const number = Number(d);
+  return Number.isNaN(number) ? 0.5 : (number + 1) / 2;
+}
+
+/**
+ * Diverging table index of d: min(255, floor((d + 1) / 2 * 256)), clamped to [0, 255].
  * @param {number} d
  */
 export function divergingIndex(d) {
-  const number = Number(d);
-  const value = Number.isNaN(number) ? 0 : number;
-  const index = Math.floor(((value + 1) / 2) * TABLE_SIZE);
-  return index > 0 ? (index < TABLE_SIZE - 1 ? index : TABLE_SIZE - 1) : 0;
+  return colormapIndex(divergingPosition(d));
 }
 
 /**
  * Colour signed values with a 256-entry diverging RGB table into opaque RGBA pixels.
  * @param {ArrayLike<number>} values
  * @param {Uint8Array} table  768 bytes
- * @returns {Uint8ClampedArray<ArrayBuffer>}
  */
 export function colorizeDiverging(values, table) {
-  const pixels = new Uint8ClampedArray(values.length * 4);
-  for (let i = 0; i < values.length; i++) {
-    const entry = divergingIndex(values[i]) * 3;
-    const p = i * 4;
-    pixels[p] = table[entry];
-    pixels[p + 1] = table[entry + 1];
-    pixels[p + 2] = table[entry + 2];
-    pixels[p + 3] = 255;
-  }
-  return pixels;
+  return colorize(Array.from(values, divergingPosition), table);
 }
 
 /** Blue - white - red, used only if the kernel sent no `diverging_table`. */
