@@ -134,3 +134,31 @@ def test_clear_cache_after_training_gives_the_new_weights_maps():
     np.testing.assert_allclose(after.normalized, _gradcam_oracle(model, image, 1), atol=2e-5)
     assert not np.allclose(after.raw, before)
     assert ex.trace_count == traces  # the summed kernel is a variable: updated, not retraced
+
+
+def test_threads_sharing_an_explainer_get_correct_maps():
+    """The widget's workers (Score-CAM, trust panel) and the comm thread share one Explainer: with a
+    cache smaller than the images in use, entries are evicted while other threads read."""
+    import threading
+
+    model = gap_classifier(num_classes=5)
+    images = [random_image(seed=40 + i) for i in range(4)]
+    reference = [Explainer(model).cam(x, 2).raw for x in images]
+    ex = Explainer(model, cache_size=2)
+    errors, mismatches = [], []
+
+    def work(offset):
+        try:
+            for r in range(40):
+                i = (r + offset) % len(images)
+                if not np.allclose(ex.cam(images[i], 2).raw, reference[i], rtol=1e-4, atol=1e-6):
+                    mismatches.append(i)
+        except Exception as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(err))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and mismatches == []

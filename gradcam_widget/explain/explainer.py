@@ -265,6 +265,7 @@ class Explainer:
         self._compiled = compiled
         self._requested_layer = layer
         self._cache: OrderedDict = OrderedDict()
+        self._cache_lock = threading.Lock()  # the widget's worker threads share the cache
         self._functions: dict = {}
         self._pending: set = set()
         self._compile_queue: queue.SimpleQueue | None = None
@@ -633,11 +634,12 @@ class Explainer:
     def _features_z(self, prepared: list[PreparedImage], choice) -> tuple:
         """Activations (N,h,w,k) and scores (N,C) for prepared images, from cache where possible."""
         found = {}
-        for p in prepared:
-            key = (choice.name, p.key)
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                found[p.key] = self._cache[key]
+        with self._cache_lock:
+            for p in prepared:
+                entry = self._cache.get((choice.name, p.key))
+                if entry is not None:
+                    self._cache.move_to_end((choice.name, p.key))
+                    found[p.key] = entry
         unique = list({p.key: p for p in prepared if p.key not in found}.values())
         if unique:
             features_scores = self._features_scores_fn(choice)
@@ -645,11 +647,10 @@ class Explainer:
             chunk = unique[start:start + self._batch_size]
             a, s, z = features_scores(tf.constant(np.stack([p.model_input for p in chunk])))
             s = s.numpy()
-            self._store(chunk, a, s, choice, z)
+            entries = self._store(chunk, a, s, choice, z)
             if len(chunk) == len(prepared) and [p.key for p in chunk] == [p.key for p in prepared]:
                 return a, s, (z if z.shape[-1] else None)  # a fresh batch: no slicing and re-concatenating
-            for p in chunk:
-                found[p.key] = self._cache[(choice.name, p.key)]
+            found.update(zip((p.key for p in chunk), entries))
         if len({p.key for p in prepared}) == 1:  # one image (perhaps for several classes): A not copied,
             a, s, z = found[prepared[0].key]    # the compiled functions repeat it (see _cam_fn)
             return a, np.repeat(s[None], len(prepared), axis=0), z
@@ -664,14 +665,14 @@ class Explainer:
         n, has_z = len(chunk), z is not None and z.shape[-1] > 0
         parts_a = [a] if n == 1 else tf.split(a, n)  # one op, not an eager slice per image
         parts_z = ([z] if n == 1 else tf.split(z, n)) if has_z else [None] * n
-        for i, p in enumerate(chunk):
-            self._remember((choice.name, p.key), (parts_a[i], s[i], parts_z[i]))
-
-    def _remember(self, key, value):
-        self._cache[key] = value
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        entries = [(parts_a[i], s[i], parts_z[i]) for i in range(n)]
+        with self._cache_lock:
+            for p, entry in zip(chunk, entries):
+                self._cache[(choice.name, p.key)] = entry
+                self._cache.move_to_end((choice.name, p.key))
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return entries
 
     def clear_cache(self):
         """Forget cached features and re-read what the engine derives from the weights.
@@ -680,7 +681,8 @@ class Explainer:
         fc1 kernel were computed with the old weights); features are also evicted automatically,
         oldest first.
         """
-        self._cache.clear()
+        with self._cache_lock:
+            self._cache.clear()
         for key, pd in list(self._functions.items()):
             if key[0] == "pooled-dense" and pd is not None and pd.w_sum is not None:
                 pd.w_sum.assign(_summed_kernel(pd.dense, *pd.shape))
