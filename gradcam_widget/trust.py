@@ -18,7 +18,7 @@ sections into its ``trust`` trait (docs/protocol.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -58,7 +58,8 @@ class Faithfulness:
     random_insertion_auc: float
     random_maps: int
     baseline: str
-    verdict: str
+    flat: bool          # every curve (this map's and the random ones') moved by less than FLAT_RANGE
+    verdict: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,17 +150,20 @@ def faithfulness(explainer, image, cam, *, class_name: str, steps: int = PANEL_S
     """
     maps = [cam.raw] + random_maps(cam.raw.shape, random_count, seed)
     counter = _Counter(progress, 2 * len(maps) * (steps + 1))
-    blurred = _curves(explainer, image, cam, maps, steps, "blur", counter)
-    if not blurred["flat"]:
-        return _summary(blurred, cam, class_name, random_count, "")
-    counter.total *= 2
-    black = _curves(explainer, image, cam, maps, steps, 0, counter)
-    if black["flat"]:
-        return _summary(black, cam, class_name, random_count, "")
-    note = (f"With blurred pixels every curve stayed flat: blur keeps colours, and this model's decision "
-            f"for {class_name} does not depend on the detail blur removes (it may read colour or the "
-            f"whole scene). The curves below paint removed pixels black instead, which removes colour too. ")
-    return _summary(black, cam, class_name, random_count, note)
+    result, note = _curves(explainer, image, cam, maps, steps, "blur", counter), ""
+    if result.flat:
+        counter.total *= 2
+        black = _curves(explainer, image, cam, maps, steps, 0, counter)
+        if not black.flat:
+            result = black
+            note = (f"With blurred pixels every curve stayed flat: blur keeps colours, and this model's decision "
+                    f"for {class_name} does not depend on the detail blur removes (it may read colour or the "
+                    f"whole scene). The curves below paint removed pixels black instead, which removes colour "
+                    f"too. ")
+    verdict = faithfulness_verdict(class_name, result.deletion_auc, result.random_deletion_auc,
+                                   result.insertion_auc, result.random_insertion_auc, flat=result.flat,
+                                   has_evidence=bool(cam.has_evidence), baseline=result.baseline)
+    return replace(result, verdict=note + verdict)
 
 
 class _Counter:
@@ -178,32 +182,20 @@ class _Counter:
         return report
 
 
-def _curves(explainer, image, cam, maps, steps, baseline, counter) -> dict:
+def _curves(explainer, image, cam, maps, steps, baseline, counter) -> Faithfulness:
+    """Deletion and insertion of ``maps[0]`` and the mean curves of the others (random maps); no verdict."""
     from .metrics import auc, deletion, insertion
 
     results = [tuple(fn(explainer, image, m, cam.class_index, steps=steps, baseline=baseline,
                         progress=counter.for_curve()) for fn in (deletion, insertion)) for m in maps]
     fractions = results[0][0].fractions
-    curves = {
-        "fractions": fractions,
-        "deletion": results[0][0].probabilities, "insertion": results[0][1].probabilities,
-        "random_deletion": np.mean([r[0].probabilities for r in results[1:]], axis=0),
-        "random_insertion": np.mean([r[1].probabilities for r in results[1:]], axis=0),
-        "baseline": "blur" if isinstance(baseline, str) else "black",
-        "flat": all(float(np.ptp(c.probabilities)) < FLAT_RANGE for r in results for c in r),
-    }
-    for name in ("deletion", "insertion", "random_deletion", "random_insertion"):
-        curves[name + "_auc"] = auc(fractions, curves[name])
-    return curves
-
-
-def _summary(c: dict, cam, class_name: str, random_count: int, note: str) -> Faithfulness:
-    verdict = note + faithfulness_verdict(class_name, c["deletion_auc"], c["random_deletion_auc"],
-                                          c["insertion_auc"], c["random_insertion_auc"], flat=c["flat"],
-                                          has_evidence=bool(cam.has_evidence), baseline=c["baseline"])
-    return Faithfulness(c["fractions"], c["deletion"], c["insertion"], c["random_deletion"], c["random_insertion"],
-                        c["deletion_auc"], c["insertion_auc"], c["random_deletion_auc"], c["random_insertion_auc"],
-                        random_maps=random_count, baseline=c["baseline"], verdict=verdict)
+    own_d, own_i = results[0][0].probabilities, results[0][1].probabilities
+    rand_d = np.mean([r[0].probabilities for r in results[1:]], axis=0)
+    rand_i = np.mean([r[1].probabilities for r in results[1:]], axis=0)
+    return Faithfulness(fractions, own_d, own_i, rand_d, rand_i,
+                        *(auc(fractions, c) for c in (own_d, own_i, rand_d, rand_i)),
+                        random_maps=len(maps) - 1, baseline="blur" if isinstance(baseline, str) else "black",
+                        flat=all(float(np.ptp(c.probabilities)) < FLAT_RANGE for r in results for c in r))
 
 
 def _step_words(randomised: list, total: int) -> str:
@@ -220,7 +212,6 @@ def randomization(explainer, image, cam, *, progress: Callable | None = None) ->
     Slow methods get one comparison (every learned layer random) instead of the cascade.
     """
     from .metrics import randomization_check
-    from .metrics.sanity import learned_layers
 
     if not cam.has_evidence:
         return Randomization(np.zeros(0), [], 0.0, False,
@@ -229,7 +220,7 @@ def randomization(explainer, image, cam, *, progress: Callable | None = None) ->
     layers = "all" if cam.method in SLOW_STRIP_METHODS else None
     result = randomization_check(explainer, image, cam.class_index, method=cam.method, layer=cam.layer,
                                  layers=layers, progress=progress if progress is not None else False)
-    total = len(learned_layers(explainer))
+    total = len(result.layers[-1])  # the cascade and "all" both end with every learned layer random
     return Randomization(np.asarray(result.correlations, dtype=np.float64),
                          [_step_words(step, total) for step in result.layers],
                          float(result.final_correlation), bool(result.passed), result.verdict)

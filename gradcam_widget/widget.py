@@ -323,13 +323,14 @@ class GradCAMWidget(anywidget.AnyWidget):
         for k, cam in self._topk_cams.items():
             self._cache.put((k, method, layer), cam)
 
-    def _cam_for(self, k: int, method: str, layer: str):
-        """The CamMap of one class: from the top-k maps, the cache, or one engine call."""
+    def _cam_for(self, k: int, method: str, layer: str, **hooks):
+        """The CamMap of one class: from the top-k maps, the cache, or one engine call (``hooks``:
+        progress/cancel for slow methods). Also the trust panel's source of maps."""
         if self._topk_key == (method, layer) and k in self._topk_cams:
             return self._topk_cams[k]
         cam = self._cache.get_fresh((k, method, layer))
         if cam is None:
-            cam = self._explainer.cam(self._input, k, method=method, layer=layer)
+            cam = self._explainer.cam(self._input, k, method=method, layer=layer, **hooks)
             self._cache.put((k, method, layer), cam)
         return cam
 
@@ -446,9 +447,10 @@ class GradCAMWidget(anywidget.AnyWidget):
         scorecam = bool(self.trust_scorecam)
         done = dict(self._trust_done.get_fresh(key) or {})
         wanted_strip = list(trust_report.STRIP_METHODS) + (list(trust_report.SLOW_STRIP_METHODS) if scorecam else [])
-        complete = all(m in done.get("strip", {}) for m in wanted_strip) and all(
-            s in done for s in ("difference", "faithfulness", "randomization"))
-        report = _trust_payload(done, key, wanted_strip, "ready" if complete else "computing", "")
+        report = _trust_payload(done, key, wanted_strip, "computing", "")
+        complete = not report["strip_pending"] and all(report[s] for s in _TRUST_SECTIONS)
+        if complete:
+            report["state"] = "ready"
         if report != self.trust:
             self.trust = report
         if complete:
@@ -478,7 +480,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             try:
                 for section, value in trust_report.trust_sections(
                         self._explainer, self._input, k, method, layer, class_name=name, scorecam=scorecam,
-                        cam_for=self._trust_cam, progress=progress, cancel=superseded, skip=skip):
+                        cam_for=self._cam_for, progress=progress, cancel=superseded, skip=skip):
                     if superseded():
                         return
                     if section == "strip":
@@ -496,14 +498,6 @@ class GradCAMWidget(anywidget.AnyWidget):
 
         self._trust_worker = threading.Thread(target=run, name="gradcam-widget-trust", daemon=True)
         self._trust_worker.start()
-
-    def _trust_cam(self, k: int, method: str, layer: str, **hooks):
-        """A map for the trust panel, shared with the widget's own cache."""
-        cam = self._cache.get_fresh((k, method, layer))
-        if cam is None:
-            cam = self._explainer.cam(self._input, k, method=method, layer=layer, **hooks)
-            self._cache.put((k, method, layer), cam)
-        return cam
 
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
@@ -535,6 +529,7 @@ class GradCAMWidget(anywidget.AnyWidget):
                 f"layer={self.layer!r})")
 
 
+_TRUST_SECTIONS = ("difference", "randomization", "faithfulness")
 _SECTION_WORDS = {"faithfulness": "deletion and insertion curves: images", "randomization": "randomised models",
                   "scorecam": "Score-CAM: masked passes"}
 

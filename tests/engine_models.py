@@ -71,6 +71,40 @@ def residual_model(size=32, seed=0):
     return keras.Model(inputs, x)
 
 
+def colour_model(size=16):
+    """conv(1x1) -> GAP -> Dense over 4 classes (red, green, blue, grey) with set weights: scores
+    follow each image's mean colour, so predictions spread over the classes (a random CNN would
+    call everything one class). Self-contained: the browser tests send its source to the kernel."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(6, 1, activation="relu", name="conv_last")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="logits")(x)
+    model = keras.Model(inputs, outputs)
+    conv = np.zeros((1, 1, 3, 6), np.float32)
+    for c in range(3):
+        conv[0, 0, c, c], conv[0, 0, c, c + 3] = 1.0, -1.0
+    dense = np.array([[4, -2, -2, 0], [-2, 4, -2, 0], [-2, -2, 4, 0],
+                      [-1, 1, 0, 2], [1, -1, 1, 2], [0, 1, -1, 2]], np.float32)
+    model.get_layer("conv_last").set_weights([conv, np.full(6, 0.3, np.float32)])
+    model.get_layer("logits").set_weights([dense, np.array([0, 0, 0, 1.0], np.float32)])
+    return model
+
+
+def colour_patches(n, size=16, seed=1):
+    """Noisy colour patches for :func:`colour_model` with 20 % of the labels flipped: every class is
+    predicted and there are plenty of mistakes. Returns (uint8 images, labels)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    base = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [120, 120, 120]], np.float32)
+    images = base[labels][:, None, None, :] + rng.normal(0, 70, (n, size, size, 3))
+    images = np.clip(images, 0, 255).astype(np.uint8)
+    flip = rng.random(n) < 0.2
+    labels[flip] = rng.integers(0, 4, flip.sum())
+    return images, labels
+
+
 def random_image(size=32, seed=0, shape=None):
     rng = np.random.default_rng(seed)
     shape = shape or (size, size, 3)

@@ -10,53 +10,25 @@ import pytest
 import traitlets
 from PIL import Image
 
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
 
 from gradcam_widget import explore_data as data  # noqa: E402
 from gradcam_widget.explore import ContrastExplainer, explore_misclassifications  # noqa: E402
+from engine_models import colour_model, colour_patches  # noqa: E402
 
 NAMES = ["red", "green", "blue", "grey"]
 N = 150
 SIZE = 16
 
 
-def colour_model():
-    """conv(1x1) -> GAP -> Dense: scores depend on each image's mean colour, so predictions spread
-    over the classes (a random CNN would call everything one class)."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(6, 1, activation="relu", name="conv_last")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(len(NAMES), activation="softmax", name="logits")(x)
-    model = keras.Model(inputs, outputs)
-    conv = np.zeros((1, 1, 3, 6), np.float32)
-    for c in range(3):
-        conv[0, 0, c, c], conv[0, 0, c, c + 3] = 1.0, -1.0
-    dense = np.array([[4, -2, -2, 0], [-2, 4, -2, 0], [-2, -2, 4, 0],
-                      [-1, 1, 0, 2], [1, -1, 1, 2], [0, 1, -1, 2]], np.float32)
-    model.get_layer("conv_last").set_weights([conv, np.full(6, 0.3, np.float32)])
-    model.get_layer("logits").set_weights([dense, np.array([0, 0, 0, 1.0], np.float32)])
-    return model
-
-
 @pytest.fixture(scope="module")
 def model():
-    return colour_model()
+    return colour_model(SIZE)
 
 
 @pytest.fixture(scope="module")
 def dataset():
-    """Noisy colour patches with noisy labels: every class predicted, plenty of mistakes."""
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, len(NAMES), N)
-    base = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [120, 120, 120]], np.float32)
-    images = base[labels][:, None, None, :] + rng.normal(0, 70, (N, SIZE, SIZE, 3))
-    images = np.clip(images, 0, 255).astype(np.uint8)
-    flip = rng.random(N) < 0.2
-    labels[flip] = rng.integers(0, len(NAMES), flip.sum())
-    return images, labels
+    return colour_patches(N, SIZE)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ import pytest
 import traitlets
 from PIL import Image
 
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
 
 from ipywidgets.widgets.widget import _remove_buffers  # noqa: E402
 

@@ -3,46 +3,23 @@ exactly that cell's images, a thumbnail click shows the detail maps and moves ``
 
 from __future__ import annotations
 
+import inspect
 import json
-import textwrap
 
 import pytest
 from playwright.sync_api import expect
+
+from engine_models import colour_model, colour_patches
 
 pytestmark = pytest.mark.browser
 
 EXPLORER_READY = "[data-testid=gcx-root][data-ready=true]"
 
 CELLS = [
-    textwrap.dedent(
-        """
-        import numpy as np
-        import keras
-        from gradcam_widget.explore import explore_misclassifications
-
-        # conv(1x1) -> GAP -> Dense with set weights: the scores follow each image's mean colour
-        keras.utils.set_random_seed(0)
-        inputs = keras.Input((16, 16, 3))
-        x = keras.layers.Conv2D(6, 1, activation="relu", name="conv_last")(keras.layers.Rescaling(1 / 255)(inputs))
-        x = keras.layers.GlobalAveragePooling2D()(x)
-        model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="logits")(x))
-        conv = np.zeros((1, 1, 3, 6), np.float32)
-        for c in range(3):
-            conv[0, 0, c, c], conv[0, 0, c, c + 3] = 1.0, -1.0
-        dense = np.array([[4, -2, -2, 0], [-2, 4, -2, 0], [-2, -2, 4, 0],
-                          [-1, 1, 0, 2], [1, -1, 1, 2], [0, 1, -1, 2]], np.float32)
-        model.get_layer("conv_last").set_weights([conv, np.full(6, 0.3, np.float32)])
-        model.get_layer("logits").set_weights([dense, np.array([0, 0, 0, 1.0], np.float32)])
-
-        rng = np.random.default_rng(1)
-        labels = rng.integers(0, 4, 120)
-        base = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [120, 120, 120]], np.float32)
-        images = np.clip(base[labels][:, None, None, :] + rng.normal(0, 70, (120, 16, 16, 3)), 0, 255)
-        images = images.astype(np.uint8)
-        flip = rng.random(120) < 0.2
-        labels[flip] = rng.integers(0, 4, flip.sum())
-        """
-    ),
+    # the same model and data as tests/test_explore.py, sent to the kernel as source
+    "import numpy as np\nimport keras\nfrom gradcam_widget.explore import explore_misclassifications\n\n"
+    + inspect.getsource(colour_model) + "\n" + inspect.getsource(colour_patches)
+    + "\nmodel = colour_model(16)\nimages, labels = colour_patches(120, 16)\n",
     'w = explore_misclassifications(model, images, labels, class_names=["red", "green", "blue", "grey"])\nw',
 ]
 
