@@ -42,4 +42,4 @@ def test_notebook_runs(path: Path, record_property):
 def test_there_are_tutorials():
     names = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
     assert {"01-quickstart.ipynb", "02-gradcam-step-by-step.ipynb", "03-shortcut-story.ipynb",
-            "04-misclassifications.ipynb"} <= names
+            "04-misclassifications.ipynb", "05-real-mistakes.ipynb"} <= names
