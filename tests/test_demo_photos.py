@@ -91,7 +91,7 @@ def test_composites_have_the_object_where_their_box_says():
 def test_paste_puts_the_cut_object_at_the_given_place():
     background = np.zeros((224, 224, 3), np.uint8)
     image, mask = comp.paste(background, "cup", 30, 50, 100)
-    patch, alpha = comp.cut("cup")
+    patch, _ = comp.cut("cup")
     ys, xs = np.nonzero(mask)
     assert xs.min() >= 30 and ys.min() >= 50 and xs.max() < 130 and ys.max() < 150
     assert np.all(image[~mask].astype(int) <= image[mask].max())

@@ -10,7 +10,7 @@ from one seeded generator, so a seed gives the same composites on every machine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -65,7 +65,7 @@ class Composite:
         return int(predicted) if int(predicted) in obj.family else obj.canonical
 
 
-@lru_cache(maxsize=None)
+@cache
 def cut(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(RGB patch uint8, alpha float32 in [0, 1]) of object ``name``, cropped to its outline's box."""
     if name not in OBJECTS:
@@ -140,7 +140,7 @@ def make_composites(count: int, seed: int = 0, *, objects=None, texture_names=No
         ground = ground_names[int(rng.integers(len(ground_names)))]
         background = _background(rng, grounds[ground])
         patch = cut(name)[0]
-        length = int(round(rng.uniform(lo, hi) * SIZE))
+        length = round(rng.uniform(lo, hi) * SIZE)
         scale = length / max(patch.shape[:2])
         w, h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
         x, y = int(rng.integers(0, SIZE - w + 1)), int(rng.integers(0, SIZE - h + 1))

@@ -89,7 +89,7 @@ def load_imagenet_lite0():
     if cached.is_file():
         try:
             return keras.saving.load_model(cached, safe_mode=True, compile=False)
-        except Exception as err:  # a damaged or foreign file: rebuild it rather than fail
+        except Exception as err:  # noqa: BLE001 - a damaged or foreign file: rebuild it rather than fail
             warnings.warn(f"could not load the cached model {cached} ({err}); converting again",
                           stacklevel=2)
     model = convert(pth)

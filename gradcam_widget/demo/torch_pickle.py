@@ -76,7 +76,7 @@ class _Unpickler(pickle.Unpickler):
         return storage
 
 
-def read_state_dict(path) -> "OrderedDict[str, np.ndarray]":
+def read_state_dict(path) -> OrderedDict[str, np.ndarray]:
     """The tensors of a legacy ``torch.save`` state dict, by name, as numpy arrays (copies)."""
     path = Path(path)
     with path.open("rb") as f:
