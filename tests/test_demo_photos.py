@@ -118,3 +118,20 @@ def test_label_for_uses_the_family():
     assert scene.label_for(849) == OBJECTS["cat face"].canonical  # teapot: wrong, shown against tiger cat
     with pytest.raises(ValueError, match="unknown object"):
         make_composites(1, objects="dog")
+
+
+def test_missing_scikit_image_is_a_clear_error(monkeypatch):
+    import importlib
+
+    photos_module = importlib.import_module("gradcam_widget.demo.photos")  # the module, not the function
+
+    real = photos_module.resources.files
+
+    def files(package):
+        if package == "skimage":
+            raise ModuleNotFoundError("No module named 'skimage'")
+        return real(package)
+    monkeypatch.setattr(photos_module.resources, "files", files)
+    with pytest.raises(ModuleNotFoundError, match="pip install scikit-image"):
+        photos("coffee")
+    assert photos("grace_hopper")["grace_hopper"].shape == (600, 512, 3)  # matplotlib's still works
