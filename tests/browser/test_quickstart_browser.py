@@ -41,7 +41,7 @@ def test_quickstart_shows_the_real_model_on_the_cat(open_notebook):
     readout = page.get_by_test_id("gcw-readout").first
     expect(readout).to_contain_text("normalised")
     assert re.search(r"normalised [0-9.]+ · raw \S+ · x \d+, y \d+", readout.inner_text())
-    nb.screenshot("hover", scroll_to="[data-testid=gcw-root]")
+    nb.screenshot("hover")  # no scrolling: the pointer stays on the picture
 
     # the second view has its trust panel open; the report arrives and names the class
     panel = page.get_by_test_id("gcw-trust").last
