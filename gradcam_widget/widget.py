@@ -349,9 +349,16 @@ class GradCAMWidget(anywidget.AnyWidget):
             return self._topk_cams[k]
         cam = self._cache.get_fresh((k, method, layer))
         if cam is None:
-            cam = self._engine_cams([k], method, layer, **hooks)[0]
+            cam = self._engine_cam(k, method, layer, **hooks)
             self._cache.put((k, method, layer), cam)
         return cam
+
+    def _engine_cam(self, k: int, method: str, layer: str, **hooks):
+        """One map from the explainer (see :meth:`_engine_cams`)."""
+        if self._contrast is not None and k == self._contrast:
+            return self._engine_cams([k], method, layer)[0]
+        against = {} if self._contrast is None else {"contrast": self._contrast}
+        return self._explainer.cam(self._input, k, method=method, layer=layer, **against, **hooks)
 
     def _engine_cams(self, classes, method: str, layer: str, **hooks) -> list:
         """The explainer's maps of ``classes`` in one pass; with ``contrast``, the contrastive maps "why
@@ -390,7 +397,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             return
         if method in SLOW_METHODS:  # a fast map is sent before a "computing" status could be drawn
             self.status = _status("computing", "", k, method, layer)
-        self._compute(lambda **hooks: self._engine_cams([k], method, layer, **hooks)[0],
+        self._compute(lambda **hooks: self._engine_cam(k, method, layer, **hooks),
                       lambda cam: self._finish_extra(cam, k, method, layer), k, method, layer)
 
     def _finish_extra(self, cam, k, method, layer) -> None:
