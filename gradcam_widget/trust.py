@@ -12,7 +12,9 @@ tests of :mod:`gradcam_widget.metrics`, sized to finish in seconds:
 - *Does the map depend on what the model learned?* The cascading randomisation check on a copy.
 
 :func:`trust_sections` yields the sections one by one, so the widget can show each as soon as it
-is ready and stop between them when the user moves on. No UI code here: the widget turns the
+is ready and stop between them when the user moves on. For a contrastive map ("why k rather than
+b", a widget with ``contrast=``) the strip and the randomisation check use contrastive maps, and the
+deletion/insertion curves follow the probability of k as that map's pixels go. No UI code here: the widget turns the
 sections into its ``trust`` trait (docs/protocol.md).
 """
 
