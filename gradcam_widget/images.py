@@ -192,8 +192,8 @@ def _picture_channels(image: ImageInput, rank: int, channels) -> np.ndarray:
     if channels == 4:
         alpha = image.alpha if image.alpha is not None else np.full(rgb.shape[:2], 255.0, np.float32)
         return np.concatenate([rgb, alpha[..., None]], axis=-1)
-    raise ValueError(f"the model takes {channels} input channels, but a picture (file, PIL image, bytes) "
-                     f"decodes to RGB. Pass the image as an array with {channels} channels.")
+    raise ValueError(f"the model takes {_channels(channels)}, but a picture (file, PIL image, bytes) "
+                     f"decodes to RGB. Pass the image as an array with {_channels(channels)}.")
 
 
 def _array_channels(values: np.ndarray, rank: int, channels) -> np.ndarray:
@@ -209,7 +209,7 @@ def _array_channels(values: np.ndarray, rank: int, channels) -> np.ndarray:
     if values.ndim == 2:
         if channels in (1, None):
             return values[..., None]
-        raise ValueError(f"the model takes {channels} channels but the image is a 2-D grayscale array "
+        raise ValueError(f"the model takes {_channels(channels)} but the image is a 2-D grayscale array "
                          f"(shape {shape}). gradcam-widget gives the model the array as you pass it (as "
                          f"model.predict would), so it does not invent channels: give it {channels}, e.g. "
                          f"np.repeat(img[..., None], {channels}, axis=-1).")
@@ -220,10 +220,16 @@ def _array_channels(values: np.ndarray, rank: int, channels) -> np.ndarray:
                          f"height x width x channels, e.g. np.transpose(img, (1, 2, 0)).")
     hint = {(4, 3): "img[..., :3] (RGBA -> RGB)", (1, 3): "np.repeat(img, 3, axis=-1) (gray -> RGB)",
             (3, 1): "img.mean(axis=-1, keepdims=True) (RGB -> gray)"}.get((shape[2], channels),
-                                                                         f"an array with {channels} channels")
-    raise ValueError(f"the model takes {channels} channels but the array has {shape[2]} (shape {shape}). "
+                                                                         f"an array with {_channels(channels)}")
+    if channels == 1:
+        hint += " (for a batch of 2-D grayscale images, add the channel axis: images[..., None])"
+    raise ValueError(f"the model takes {_channels(channels)} but the array has {shape[2]} (shape {shape}). "
                      f"gradcam-widget gives the model the array as you pass it (as model.predict would), so "
                      f"it does not convert channels; pass {hint}.")
+
+
+def _channels(n: int) -> str:
+    return "1 channel" if n == 1 else f"{n} channels"
 
 
 def to_model(image: ImageInput, input_shape) -> np.ndarray:

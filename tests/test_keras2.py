@@ -3,13 +3,12 @@ way to load the same file in Keras 3, and that way really works (same prediction
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-import keras
+import tf_keras
 
 from gradcam_widget import Explainer, compute_cam, show_gradcam
-
-import tf_keras  # noqa: E402  (the test extra; a missing one fails, it is not skipped)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ them: ``test_a_range_guess_would_be_caught`` checks that the test can fail.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-import keras
 from PIL import Image
 
 from gradcam_widget import Explainer, explore_misclassifications, show_gradcam
@@ -194,8 +194,10 @@ def test_display_image_shows_the_original_while_the_model_gets_the_preprocessed_
 
 
 def test_arrays_whose_channels_do_not_match_the_model_are_refused(models):
-    with pytest.raises(ValueError, match="takes 1 channels but the array has 3.*mean"):
+    with pytest.raises(ValueError, match="takes 1 channel but the array has 3.*mean"):
         Explainer(models["gray 3-D, Input((H, W, 1))"]).scores(pictures(1)[0])
+    with pytest.raises(ValueError, match=r"batch of 2-D grayscale images.*images\[\.\.\., None\]"):
+        Explainer(models["gray 3-D, Input((H, W, 1))"]).scores_batch(pictures(3)[..., 0])
     with pytest.raises(ValueError, match="takes 2-D grayscale images"):
         Explainer(models["gray 2-D, Input((H, W))"]).scores(pictures(1)[0])
 

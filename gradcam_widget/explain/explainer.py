@@ -268,7 +268,8 @@ class Explainer:
 
     ``layer``: the layer to compute maps at (default: the output of the last convolutional block, also
     inside a nested backbone). ``preprocess``: the model's input function (e.g.
-    ``keras.applications.vgg16.preprocess_input``), applied to RGB pixel values 0..255.
+    ``keras.applications.vgg16.preprocess_input``), applied to each image as the model would get it
+    otherwise (arrays as given, pictures RGB 0..255; see :mod:`gradcam_widget.images`).
     ``cache_size``: images whose features are kept. ``scorecam_channels``: channels Score-CAM masks
     with (the highest-variance ones, as Faster Score-CAM). ``compiled=False`` runs eagerly (no tracing
     cost; better for one-off calls). ``compiled="background"`` answers eagerly at once and traces the
