@@ -374,6 +374,8 @@ def explore_misclassifications(model, images, labels=None, *, class_names=None, 
     class index each); a list of ``(image, label)`` pairs; or a ``tf.data.Dataset`` of
     ``(image, label)``, batched or not. The last two carry their labels: leave ``labels`` None.
     Images are read from your array/list when needed (not copied), so do not change them meanwhile.
+    Each reaches the model as ``model.predict`` would get it (see :func:`~gradcam_widget.show_gradcam`),
+    so the predictions are ``model.predict``'s.
     ``model`` may also be an :class:`~gradcam_widget.Explainer` (then ``preprocess``/``layer`` are its
     own). Predictions run in batches of ``batch_size`` with a progress bar; Ctrl-C stops them cleanly.
     """

@@ -314,6 +314,15 @@ def display(image, hint: bool = True) -> tuple[np.ndarray, str]:
     return to_uint8(cap_size(scaled)), " ".join(notes)
 
 
+def display_for_model(image: ImageInput, input_shape, hint: bool = True) -> tuple[np.ndarray, str]:
+    """:func:`display` of what a model with ``input_shape`` gets: a picture shown to a grayscale model
+    is shown in gray (its "L" conversion), so the screen matches the model's input."""
+    shape = tuple(input_shape)
+    if image.kind == PICTURE and (len(shape) == 2 or shape[-1] == 1):
+        image = ImageInput(np.repeat(_luma(image.values)[..., None], 3, axis=-1), PICTURE)
+    return display(image, hint)
+
+
 def load_image(image) -> np.ndarray:
     """One image as the widget shows it: uint8 ``H x W x 3`` RGB (longest side capped at 1024)."""
     return display(image)[0]

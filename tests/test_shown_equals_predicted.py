@@ -170,7 +170,8 @@ def test_a_picture_meets_a_grayscale_model_as_load_img_grayscale(files, models):
         for name in ("gray 2-D, Input((H, W))", "gray 3-D, Input((H, W, 1))"):
             model = models[name]
             expected = predicted(model, x[None] if len(model.inputs[0].shape) == 4 else x[None, ..., 0])[0]
-            check_one(model, files / file, expected, None)
+            gray = np.repeat(x.astype(np.uint8), 3, axis=-1)  # shown as the model sees it: in gray
+            check_one(model, files / file, expected, None, original=gray)
 
 
 def test_display_image_shows_the_original_while_the_model_gets_the_preprocessed_array(models):

@@ -424,7 +424,7 @@ class Explainer:
         for image, x, p in zip(inputs, batch, pixels):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
             digest.update(str(x.shape).encode())
-            shown, note = imgs.display(image)
+            shown, note = imgs.display_for_model(image, self._input_shape)
             out.append(PreparedImage(shown, x, digest.hexdigest(), p, note))
         return out
 
