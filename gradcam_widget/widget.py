@@ -119,6 +119,9 @@ class GradCAMWidget(anywidget.AnyWidget):
     """Interactive Grad-CAM view of one image: click a class, see where the model looks.
 
     Build it with :func:`show_gradcam`, or directly from an :class:`~gradcam_widget.Explainer`.
+    ``display_image``: the picture to show instead of the image (never fed to the model).
+    ``contrast``: a class b; every map is then the explainer's contrastive map "why k rather than b"
+    (fixed for the widget's life; the explorer's third panel).
     Python side: ``selected_class`` (int, synced both ways), ``heatmap`` (normalised map of the
     selection), ``to_png(path)`` (the overlay as shown).
     """
@@ -231,7 +234,8 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     @property
     def display_image(self) -> np.ndarray:
-        """The uint8 RGB image the widget shows (original, longest side capped at 1024)."""
+        """The uint8 RGB picture the widget shows (longest side capped at 1024): ``display_image=`` when
+        given, else derived from the image (``image_note`` says how, when not as is)."""
         return self._display.copy()
 
     @property

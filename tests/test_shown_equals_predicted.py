@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gradcam_widget import Explainer, explore_misclassifications, show_gradcam
+from gradcam_widget import Explainer, compute_cam, explore_misclassifications, show_gradcam
 from gradcam_widget.metrics import average_drop_increase, deletion, insertion
 
 SIZE, CLASSES, N = 16, 4, 12
@@ -127,6 +127,11 @@ def test_explorer_predictions_are_model_predict_argmax(name, models):
         np.testing.assert_allclose(explorer.predictions.confidence, expected.max(-1), atol=TOL)
     finally:
         explorer.close()
+    # compute_cam's "top class" (class_index=None) is model.predict's argmax too
+    ex = Explainer(model, preprocess=preprocess, compiled=False)
+    one_by_one = list(images[:4])
+    np.testing.assert_array_equal(compute_cam(ex, one_by_one),
+                                  compute_cam(ex, one_by_one, [int(c) for c in expected[:4].argmax(-1)]))
 
 
 def test_a_range_guess_would_be_caught(models):
