@@ -94,8 +94,9 @@ def _from_pil(im) -> ImageInput:
         raise ValueError(f"the PIL image is empty ({w}x{h}).")
     alpha = None
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
-        alpha = np.asarray(im.convert("RGBA"), dtype=np.float32)[..., 3]
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        rgba = np.asarray(im.convert("RGBA"))  # its RGB is convert("RGB"), without Pillow's palette warning
+        rgb, alpha = rgba[..., :3], rgba[..., 3].astype(np.float32)
+    elif im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         gray = np.asarray(im, dtype=np.float64)
         scale = 65535.0 if gray.max(initial=0) > 255 else 255.0
         rgb = np.repeat(np.clip(gray * (255.0 / scale), 0, 255)[..., None], 3, axis=-1)
