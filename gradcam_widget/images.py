@@ -120,7 +120,7 @@ def _from_array(arr: np.ndarray) -> ImageInput:
     kind = INTEGER if arr.dtype.kind in "iu" else FLOAT
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below, in words
         values = np.ascontiguousarray(arr, dtype=np.float32)  # what model.predict does to it
-    if not np.all(np.isfinite(values)):
+    if kind == FLOAT and not np.all(np.isfinite(values)):  # integers are always finite in float32
         big = " (or values too large for float32)" if kind == FLOAT and np.all(np.isfinite(arr)) else ""
         raise ValueError(f"the image contains NaN or infinite values{big}. Replace them (e.g. np.nan_to_num) "
                          f"before explaining the image.")
@@ -298,21 +298,25 @@ def display(image, hint: bool = True) -> tuple[np.ndarray, str]:
     if values.ndim == 2:
         values = values[..., None]
     c = values.shape[2]
-    if c in (1, 2):
-        if c == 2:
-            notes.append("Shown: channel 1 of 2, as gray.")
-        values = np.repeat(values[..., :1], 3, axis=-1)
+    if c == 2:
+        notes.append("Shown: channel 1 of 2, as gray.")
     elif c > 4:
         notes.append(f"Shown: channels 1-3 of {c}, as RGB.")
-    values = values[..., :3]
+    values = values[..., :1] if c < 3 else values[..., :3]
     if image.kind == PICTURE:
-        return to_uint8(cap_size(values)), ""
-    lo, hi = display_range(values, image.kind)
-    if (lo, hi) not in ((0.0, 1.0), (0.0, 255.0)):
-        notes.insert(0, f"Shown min-max scaled (values {lo:.4g} to {hi:.4g}); the model gets them unchanged."
-                        + (" Pass display_image= to show the original picture." if hint else ""))
-    scaled = (values - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(values)
-    return to_uint8(cap_size(scaled)), " ".join(notes)
+        lo, hi = 0.0, 255.0
+    else:
+        lo, hi = display_range(values, image.kind)
+        if (lo, hi) not in ((0.0, 1.0), (0.0, 255.0)):
+            notes.insert(0, f"Shown min-max scaled (values {lo:.4g} to {hi:.4g}); the model gets them "
+                            f"unchanged." + (" Pass display_image= to show the original picture." if hint else ""))
+    small = cap_size(np.ascontiguousarray(values))  # before scaling: the arithmetic is on the small copy
+    if small.ndim == 2:  # cv2 drops a single channel axis
+        small = small[..., None]
+    scaled = (small - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(small)
+    if scaled.shape[2] == 1:
+        scaled = np.repeat(scaled, 3, axis=-1)
+    return to_uint8(scaled), " ".join(notes)
 
 
 def display_for_model(image: ImageInput, input_shape, hint: bool = True) -> tuple[np.ndarray, str]:
