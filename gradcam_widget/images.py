@@ -166,6 +166,8 @@ def load_batch(images, image_rank: int | None = None) -> list[ImageInput]:
     if hasattr(images, "numpy") and callable(images.numpy) and not hasattr(images, "mode"):
         images = images.numpy()
     batch_ndim = 4 if image_rank is None else image_rank + 1
+    if image_rank == 2 and isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[-1] in (1, 3, 4):
+        return [load(images)]  # one H x W x C image (then refused or squeezed), not H images of W x C
     if isinstance(images, np.ndarray) and images.ndim == batch_ndim and images.ndim >= 3:
         if images.shape[0] == 0:
             raise ValueError("the batch of images is empty (first dimension 0).")

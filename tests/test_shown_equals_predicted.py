@@ -204,8 +204,9 @@ def test_arrays_whose_channels_do_not_match_the_model_are_refused(models):
         Explainer(models["gray 3-D, Input((H, W, 1))"]).scores(pictures(1)[0])
     with pytest.raises(ValueError, match=r"batch of 2-D grayscale images.*images\[\.\.\., None\]"):
         Explainer(models["gray 3-D, Input((H, W, 1))"]).scores_batch(pictures(3)[..., 0])
-    with pytest.raises(ValueError, match="takes 2-D grayscale images"):
-        Explainer(models["gray 2-D, Input((H, W))"]).scores(pictures(1)[0])
+    for call in (lambda ex: ex.scores(pictures(1)[0]), lambda ex: compute_cam(ex, pictures(1)[0])):
+        with pytest.raises(ValueError, match="takes 2-D grayscale images"):  # not read as 16 images of 16x3
+            call(Explainer(models["gray 2-D, Input((H, W))"]))
 
 
 def test_black_baseline_is_the_value_shown_as_black(models):
