@@ -3,9 +3,9 @@
 ``explore_misclassifications(model, images, labels)`` predicts every image once (in batches, with a
 progress bar), then shows an ipywidgets box: an anywidget view (``js/explore.js``) with the
 confusion matrix and a paginated thumbnail gallery, and under it the detail of the selected image —
-three ordinary :class:`~gradcam_widget.widget.GradCAMWidget` panels (predicted class, true class,
-and "why predicted rather than true"), so hover, opacity and colormap work exactly as in
-``show_gradcam``. Maps are computed on click only; see ``explore_data`` for what is kept.
+three ordinary :class:`~gradcam_widget.widget.GradCAMWidget` panels of one explainer (predicted
+class, true class, and "why predicted rather than true": a widget with ``contrast=`` the true class),
+so hover, opacity, colormap and the trust report work exactly as in ``show_gradcam``. Maps are computed on click only; see ``explore_data`` for what is kept.
 """
 
 from __future__ import annotations
@@ -30,42 +30,6 @@ export default { render({ el }) {
   el.textContent = "gradcam-widget: the explorer front end (explore.js) is missing. Reinstall gradcam-widget.";
 } };
 """
-
-
-# ----------------------------------------------------------------------------- contrastive maps
-class ContrastExplainer:
-    """An Explainer seen through "rather than class ``contrast``": every map it gives is contrastive.
-
-    Why a wrapper: GradCAMWidget asks its explainer for ``cam``/``cams``; handing it this object
-    shows contrastive maps with all of the widget's controls, without a second drawing path.
-    The contrast class against itself is a zero score difference: reported as no evidence.
-    """
-
-    def __init__(self, explainer, contrast: int):
-        self._explainer = explainer
-        self.contrast = int(contrast)
-
-    def __getattr__(self, name):
-        return getattr(self._explainer, name)
-
-    def cam(self, image, class_index=None, method: str = "gradcam", *, layer=None, **kwargs):
-        if class_index is None:
-            class_index = int(np.argmax(self._explainer.scores(image, layer=layer).logits))
-        return self.cams(image, [class_index], method, layer=layer, **kwargs)[0]
-
-    def cams(self, image, class_indices, method: str = "gradcam", *, layer=None, **kwargs):
-        from .explain.results import make_cam_map
-
-        classes = [int(c) for c in np.atleast_1d(class_indices)]
-        others = [c for c in classes if c != self.contrast]
-        found = dict(zip(others, self._explainer.cams(image, others, method, layer=layer,
-                                                      contrast=self.contrast, **kwargs))) if others else {}
-        if len(found) < len(classes):
-            shape = self._explainer.layer_shape(layer)[:2]
-            name = layer or self._explainer.layer_name
-            found[self.contrast] = make_cam_map(np.zeros(shape, np.float32), self.contrast, method, name,
-                                                self.contrast)
-        return [found[c] for c in classes]
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -334,17 +298,18 @@ class MisclassificationExplorer(ipywidgets.VBox):
         other = true if pred != true else int(p.runner_up[i])
         prepared = self._explainer.prepare(self._source[i])  # once, shared by the three panels
         second = f"True class: {names[true]}" if other == true else f"Runner-up: {names[other]} (correct image)"
-        specs = ((f"Predicted: {names[pred]}", self._explainer, pred),
-                 (second, self._explainer, other),
-                 (f"Why {names[pred]} rather than {names[other]}", ContrastExplainer(self._explainer, other), pred))
+        specs = ((f"Predicted: {names[pred]}", None, pred),
+                 (second, None, other),
+                 (f"Why {names[pred]} rather than {names[other]}", other, pred))
         # A widget computes its first maps in its constructor; a slow method (Score-CAM) is switched
         # to afterwards, so it runs on the widget's worker thread and the click answers at once.
         method = self._settings["method"]
         settings = dict(self._settings, method="gradcam" if method in SLOW_METHODS else method)
         panels = []
         try:
-            for title, explainer, k in specs:
-                w = GradCAMWidget(explainer, prepared, class_names=names, top_k=self._top_k, **settings)
+            for title, contrast, k in specs:
+                w = GradCAMWidget(self._explainer, prepared, class_names=names, top_k=self._top_k,
+                                  contrast=contrast, **settings)
                 panels.append((title, w))
                 if w.selected_class != k:
                     w.selected_class = k
@@ -409,6 +374,8 @@ def explore_misclassifications(model, images, labels=None, *, class_names=None, 
     class index each); a list of ``(image, label)`` pairs; or a ``tf.data.Dataset`` of
     ``(image, label)``, batched or not. The last two carry their labels: leave ``labels`` None.
     Images are read from your array/list when needed (not copied), so do not change them meanwhile.
+    Each reaches the model as ``model.predict`` would get it (see :func:`~gradcam_widget.show_gradcam`),
+    so the predictions are ``model.predict``'s.
     ``model`` may also be an :class:`~gradcam_widget.Explainer` (then ``preprocess``/``layer`` are its
     own). Predictions run in batches of ``batch_size`` with a progress bar; Ctrl-C stops them cleanly.
     """

@@ -12,7 +12,9 @@ tests of :mod:`gradcam_widget.metrics`, sized to finish in seconds:
 - *Does the map depend on what the model learned?* The cascading randomisation check on a copy.
 
 :func:`trust_sections` yields the sections one by one, so the widget can show each as soon as it
-is ready and stop between them when the user moves on. No UI code here: the widget turns the
+is ready and stop between them when the user moves on. For a contrastive map ("why k rather than
+b", a widget with ``contrast=``) the strip and the randomisation check use contrastive maps, and the
+deletion/insertion curves follow the probability of k as that map's pixels go. No UI code here: the widget turns the
 sections into its ``trust`` trait (docs/protocol.md).
 """
 
@@ -153,7 +155,7 @@ def faithfulness(explainer, image, cam, *, class_name: str, steps: int = PANEL_S
     result, note = _curves(explainer, image, cam, maps, steps, "blur", counter), ""
     if result.flat:
         counter.total *= 2
-        black = _curves(explainer, image, cam, maps, steps, 0, counter)
+        black = _curves(explainer, image, cam, maps, steps, "black", counter)
         if not black.flat:
             result = black
             note = (f"With blurred pixels every curve stayed flat: blur keeps colours, and this model's decision "
@@ -194,7 +196,7 @@ def _curves(explainer, image, cam, maps, steps, baseline, counter) -> Faithfulne
     rand_i = np.mean([r[1].probabilities for r in results[1:]], axis=0)
     return Faithfulness(fractions, own_d, own_i, rand_d, rand_i,
                         *(auc(fractions, c) for c in (own_d, own_i, rand_d, rand_i)),
-                        random_maps=len(maps) - 1, baseline="blur" if isinstance(baseline, str) else "black",
+                        random_maps=len(maps) - 1, baseline=baseline,
                         flat=all(float(np.ptp(c.probabilities)) < FLAT_RANGE for r in results for c in r))
 
 
@@ -209,7 +211,8 @@ def _step_words(randomised: list, total: int) -> str:
 def randomization(explainer, image, cam, *, progress: Callable | None = None) -> Randomization:
     """The cascading randomisation check of ``cam`` (a copy of the model; the user's is untouched).
 
-    Slow methods get one comparison (every learned layer random) instead of the cascade.
+    Slow methods get one comparison (every learned layer random) instead of the cascade. A
+    contrastive ``cam`` (``cam.contrast`` set) is compared with contrastive maps of the copies.
     """
     from .metrics import randomization_check
 
@@ -219,7 +222,8 @@ def randomization(explainer, image, cam, *, progress: Callable | None = None) ->
                              "a randomised model. Try the class the model predicts, or another layer.")
     layers = "all" if cam.method in SLOW_STRIP_METHODS else None
     result = randomization_check(explainer, image, cam.class_index, method=cam.method, layer=cam.layer,
-                                 layers=layers, progress=progress if progress is not None else False)
+                                 layers=layers, progress=progress if progress is not None else False,
+                                 contrast=getattr(cam, "contrast", None))
     total = len(result.layers[-1])  # the cascade and "all" both end with every learned layer random
     return Randomization(np.asarray(result.correlations, dtype=np.float64),
                          [_step_words(step, total) for step in result.layers],

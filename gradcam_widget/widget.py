@@ -22,6 +22,7 @@ import traitlets
 from . import colormaps
 from .frontend import front_end_source
 from . import trust as trust_report
+from . import images as imgs
 from .images import cap_size
 from .labels import class_names_for
 
@@ -118,6 +119,9 @@ class GradCAMWidget(anywidget.AnyWidget):
     """Interactive Grad-CAM view of one image: click a class, see where the model looks.
 
     Build it with :func:`show_gradcam`, or directly from an :class:`~gradcam_widget.Explainer`.
+    ``display_image``: the picture to show instead of the image (never fed to the model).
+    ``contrast``: a class b; every map is then the explainer's contrastive map "why k rather than b"
+    (fixed for the widget's life; the explorer's third panel).
     Python side: ``selected_class`` (int, synced both ways), ``heatmap`` (normalised map of the
     selection), ``to_png(path)`` (the overlay as shown).
     """
@@ -138,6 +142,8 @@ class GradCAMWidget(anywidget.AnyWidget):
     colormap_tables = traitlets.Dict().tag(sync=True)
     diverging_table = traitlets.Bytes(b"").tag(sync=True)
     trust = traitlets.Dict().tag(sync=True)
+    image_note = traitlets.Unicode("").tag(sync=True)
+    contrast = traitlets.Int(None, allow_none=True).tag(sync=True)
     # Both directions
     selected_class = traitlets.Int(0).tag(sync=True)
     method = traitlets.Unicode("gradcam").tag(sync=True)
@@ -148,7 +154,8 @@ class GradCAMWidget(anywidget.AnyWidget):
     trust_scorecam = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, explainer, image, class_names=None, top_k: int | None = None, method: str = "gradcam",
-                 layer: str | None = None, colormap: str = "jet", opacity: float = 0.4, **kwargs):
+                 layer: str | None = None, colormap: str = "jet", opacity: float = 0.4, *,
+                 display_image=None, contrast: int | None = None, **kwargs):
         from . import METHODS
 
         self._ready = False
@@ -168,7 +175,13 @@ class GradCAMWidget(anywidget.AnyWidget):
         if not isinstance(layer, str) or not layer:
             raise TypeError(f"layer must be a layer name (str), got {layer!r}. Candidates: "
                             f"{', '.join(explainer.candidate_layers)}.")
-        self._display = np.ascontiguousarray(cap_size(self._input.display))
+        if contrast is not None:
+            contrast = explainer.check_class(contrast)
+        self._contrast = contrast
+        shown, note = self._input.display, self._input.note
+        if display_image is not None:  # the user's own picture of what they pass preprocessed
+            shown, note = imgs.display(display_image, hint=False)
+        self._display = np.ascontiguousarray(cap_size(shown))
         scores = explainer.scores(self._input)
         top = top_classes(scores.probabilities, scores.logits, names, int(top_k))
         self._top_indices = [t["index"] for t in top]
@@ -183,7 +196,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # (class, method, layer) -> finished sections
 
         selected = self._top_indices[0]
-        cams = explainer.cams(self._input, self._top_indices, method=method, layer=layer)  # one pass
+        cams = self._engine_cams(self._top_indices, method, layer)  # one pass
         self._store_topk(cams, method, layer)
         height, width = self._display.shape[:2]
         super().__init__(
@@ -196,6 +209,8 @@ class GradCAMWidget(anywidget.AnyWidget):
             methods=list(METHODS),
             layers=[str(n) for n in explainer.candidate_layers],
             status=_status("ready", "", selected, method, layer),
+            image_note=note,
+            contrast=contrast,
             colormap_tables={name: colormaps.colormap_bytes(name) for name in colormaps.COLORMAPS},
             diverging_table=colormaps.diverging_bytes(),
             selected_class=selected,
@@ -219,7 +234,8 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     @property
     def display_image(self) -> np.ndarray:
-        """The uint8 RGB image the widget shows (original, longest side capped at 1024)."""
+        """The uint8 RGB picture the widget shows (longest side capped at 1024): ``display_image=`` when
+        given, else derived from the image (``image_note`` says how, when not as is)."""
         return self._display.copy()
 
     @property
@@ -278,6 +294,13 @@ class GradCAMWidget(anywidget.AnyWidget):
                                        f"classes (0..{n - 1}).")
         return value
 
+    @traitlets.validate("contrast")
+    def _fixed_contrast(self, proposal):
+        if self._ready and proposal["value"] != self._contrast:
+            raise traitlets.TraitError("contrast is fixed when the widget is made (its maps and the browser's "
+                                       "cache are for that contrast); make a new widget with contrast=.")
+        return proposal["value"]
+
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal):
         try:
@@ -330,9 +353,32 @@ class GradCAMWidget(anywidget.AnyWidget):
             return self._topk_cams[k]
         cam = self._cache.get_fresh((k, method, layer))
         if cam is None:
-            cam = self._explainer.cam(self._input, k, method=method, layer=layer, **hooks)
+            cam = self._engine_cam(k, method, layer, **hooks)
             self._cache.put((k, method, layer), cam)
         return cam
+
+    def _engine_cam(self, k: int, method: str, layer: str, **hooks):
+        """One map from the explainer (see :meth:`_engine_cams`)."""
+        if self._contrast is not None and k == self._contrast:
+            return self._engine_cams([k], method, layer)[0]
+        against = {} if self._contrast is None else {"contrast": self._contrast}
+        return self._explainer.cam(self._input, k, method=method, layer=layer, **against, **hooks)
+
+    def _engine_cams(self, classes, method: str, layer: str, **hooks) -> list:
+        """The explainer's maps of ``classes`` in one pass; with ``contrast``, the contrastive maps "why
+        k rather than contrast" (the contrast class itself: a zero score difference, no evidence)."""
+        b = self._contrast
+        if b is None:
+            return self._explainer.cams(self._input, list(classes), method=method, layer=layer, **hooks)
+        from .explain.results import make_cam_map
+
+        others = [c for c in classes if c != b]
+        found = dict(zip(others, self._explainer.cams(self._input, others, method=method, layer=layer,
+                                                      contrast=b, **hooks))) if others else {}
+        if b in classes:
+            found[b] = make_cam_map(np.zeros(self._explainer.layer_shape(layer)[:2], np.float32), b, method,
+                                    layer, b)
+        return [found[c] for c in classes]
 
     def _fail(self, err: Exception, k: int, method: str, layer: str) -> None:
         self._last_error = err
@@ -355,7 +401,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             return
         if method in SLOW_METHODS:  # a fast map is sent before a "computing" status could be drawn
             self.status = _status("computing", "", k, method, layer)
-        self._compute(lambda **hooks: self._explainer.cam(self._input, k, method=method, layer=layer, **hooks),
+        self._compute(lambda **hooks: self._engine_cam(k, method, layer, **hooks),
                       lambda cam: self._finish_extra(cam, k, method, layer), k, method, layer)
 
     def _finish_extra(self, cam, k, method, layer) -> None:
@@ -377,8 +423,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             self._finish_refresh(cached, wanted, k, method, layer)
             return
         self.status = _status("computing", "", k, method, layer)
-        self._compute(lambda **hooks: self._explainer.cams(self._input, wanted, method=method, layer=layer,
-                                                           **hooks),
+        self._compute(lambda **hooks: self._engine_cams(wanted, method, layer, **hooks),
                       lambda cams: self._finish_refresh(cams, wanted, k, method, layer), k, method, layer)
 
     def _finish_refresh(self, cams, wanted, k, method, layer) -> None:
@@ -597,8 +642,12 @@ def _check_opacity(value) -> None:
 
 def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, layer: str | None = None,
                  method: str = "gradcam", preprocess=None, colormap: str = "jet",
-                 opacity: float = 0.4) -> GradCAMWidget:
+                 opacity: float = 0.4, display_image=None) -> GradCAMWidget:
     """Show an interactive Grad-CAM widget for one image.
+
+    ``img`` reaches the model as ``model.predict`` would get it (see :mod:`gradcam_widget.images`),
+    then ``preprocess`` when given. ``display_image``: the picture to show instead of ``img``
+    (e.g. the original photo when ``img`` is already preprocessed); it never reaches the model.
 
     ``model`` is a Keras model, or an existing :class:`~gradcam_widget.Explainer` to reuse its caches
     (then ``preprocess`` belongs to that Explainer). ``top_k`` classes get their maps precomputed
@@ -615,4 +664,4 @@ def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, laye
     else:
         explainer = Explainer(model, layer=layer, preprocess=preprocess, compiled="background")
     return GradCAMWidget(explainer, img, class_names=class_names, top_k=top_k, method=method,
-                         layer=layer, colormap=colormap, opacity=opacity)
+                         layer=layer, colormap=colormap, opacity=opacity, display_image=display_image)

@@ -64,8 +64,10 @@ function buildDom() {
   colorbarLabels.append(colorbarMin, colorbarMax);
   const colorbarBox = element("div", "gcw-colorbar-box");
   colorbarBox.append(colorbar, colorbarLabels);
+  // How the picture was derived from values outside [0, 1] / [0, 255] (kernel text, shown as text).
+  const note = element("div", "gcw-image-note", { "data-testid": "gcw-image-note" });
   const picture = element("div", "gcw-picture");
-  picture.append(stage, readout, colorbarBox);
+  picture.append(stage, note, readout, colorbarBox);
 
   const classList = element("div", "gcw-classes", { role: "listbox", "aria-label": "Top classes" });
   const selected = element("div", "gcw-selected");
@@ -110,7 +112,7 @@ function buildDom() {
   root.append(picture, controls);
   for (const control of [search, method, layer, colormap, opacity]) suppressNotebookShortcuts(control);
   return {
-    root, picture, stage, image, overlay, status, readout, colorbar, colorbarMax,
+    root, picture, stage, image, overlay, status, note, readout, colorbar, colorbarMax,
     classList, selected, search, results, method, layer, colormap, opacity, opacityValue, controls,
   };
 }
@@ -279,6 +281,12 @@ function createView(model, el) {
     ingestTraits();
     resizeStage();
     scheduleUpdate();
+  }
+
+  function renderNote() {
+    const text = String(model.get("image_note") ?? "");
+    dom.note.textContent = text;
+    dom.note.hidden = text === "";
   }
 
   function resizeStage() {
@@ -544,6 +552,7 @@ function createView(model, el) {
 
   onModel("change:image", renderImage);
   onModel("change:image_size", resizeStage);
+  onModel("change:image_note", renderNote);
   onModel("change:maps", () => {
     asArray(model.get("maps")).forEach(ingest);
     scheduleUpdate();
@@ -606,6 +615,7 @@ function createView(model, el) {
   renderMethods();
   renderLayers();
   renderClassList();
+  renderNote();
   renderImage(); // also ingests maps and schedules the first draw
 
   return () => {

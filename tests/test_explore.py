@@ -13,7 +13,7 @@ from PIL import Image
 import keras  # noqa: E402
 
 from gradcam_widget import explore_data as data  # noqa: E402
-from gradcam_widget.explore import ContrastExplainer, explore_misclassifications  # noqa: E402
+from gradcam_widget.explore import explore_misclassifications  # noqa: E402
 from engine_models import colour_model, colour_patches  # noqa: E402
 
 NAMES = ["red", "green", "blue", "grey"]
@@ -218,11 +218,33 @@ def test_clicking_through_many_images_keeps_no_old_panels_alive(model, dataset):
     assert [r for r in last if r() is not None] == [], "a closed explorer must release its view and panels"
 
 
-def test_contrast_class_against_itself_has_no_evidence(explorer, dataset):
-    ex = ContrastExplainer(explorer.explainer, contrast=1)
-    maps = ex.cams(dataset[0][0], [0, 1, 2])
-    assert [m.class_index for m in maps] == [0, 1, 2] and all(m.contrast == 1 for m in maps)
-    assert not maps[1].has_evidence and maps[1].normalized.max() == 0
+def test_contrast_panel_is_a_widget_of_the_same_explainer_with_a_contrast(explorer, dataset):
+    """The third panel is GradCAMWidget(contrast=true class) on the explorer's own explainer: its maps
+    are the explainer's ordinary contrastive maps, the contrast class against itself has no evidence,
+    and its trust report completes (it used to fail: the panel held an explainer look-alike)."""
+    images, labels = dataset
+    i = int(explorer.mistakes[0])
+    explorer.selected = i
+    panel = explorer.detail_widgets[2]
+    pred, true = int(explorer.predictions.predicted[i]), int(labels[i])
+    assert panel.explainer is explorer.explainer and panel.contrast == true
+    np.testing.assert_allclose(panel.heatmap, explorer.explainer.cam(images[i], pred, contrast=true).normalized,
+                               atol=1e-6)
+    panel.selected_class = true
+    assert panel.status["state"] == "ready" and panel.heatmap.max() == 0
+    with pytest.raises(traitlets.TraitError, match="contrast is fixed"):
+        panel.contrast = pred
+    panel.selected_class = pred
+    panel.open_trust_panel()
+    assert panel.wait(120)
+    report = panel.trust
+    assert report["state"] == "ready", report["message"]
+    assert report["randomization"]["verdict"] and report["faithfulness"]["verdict"]
+    # the randomisation check compared contrastive maps: its first map is the panel's own
+    from gradcam_widget.metrics import randomization_check
+    check = randomization_check(explorer.explainer, images[i], pred, contrast=true, layers="all", progress=False)
+    np.testing.assert_allclose(check.original_map.raw, panel.heatmap * check.original_map.maximum, atol=1e-5)
+    np.testing.assert_allclose(report["randomization"]["correlations"][-1], check.final_correlation, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ other inputs

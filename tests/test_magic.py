@@ -37,6 +37,8 @@ def shell(model):
         "labels": ["cat", "dog", "fox", "owl"],
         "data": SimpleNamespace(image=rng.integers(0, 256, size=(20, 30, 3), dtype=np.uint8)),
         "halve": lambda batch: batch / 2.0,
+        "centred": rng.normal(0, 1, size=(24, 24, 3)).astype(np.float32),  # already preprocessed
+        "original": rng.integers(0, 256, size=(24, 24, 3), dtype=np.uint8),
     }
     ip.user_ns.update(names)
     yield ip
@@ -50,6 +52,18 @@ def test_magic_returns_the_widget_with_defaults(shell):
     # Default top-k is 5, or every class for a model with fewer (this one has 4).
     assert (w.method, w.colormap, w.opacity, w.top_k) == ("gradcam", "jet", 0.4, 4)
     assert w.class_names == ["class 0", "class 1", "class 2", "class 3"]
+
+
+def test_magic_follows_the_input_rule(shell, model):
+    """The array reaches the model as model.predict gets it; --display-image only changes the picture."""
+    x = shell.user_ns["centred"]
+    expected = np.asarray(model.predict(x[None], verbose=0))[0]
+    for line, note in (("model centred", "min-max"), ("model centred --display-image original", "")):
+        w = shell.run_line_magic("gradcam", line)
+        got = {t["index"]: t["probability"] for t in w.top_classes}
+        np.testing.assert_allclose([got[k] for k in range(4)], expected, atol=1e-5)
+        assert (note in w.image_note) if note else w.image_note == ""
+    np.testing.assert_array_equal(w.display_image, shell.user_ns["original"])
 
 
 def test_magic_options_reach_the_widget(shell):

@@ -150,8 +150,13 @@ def test_baselines():
     np.testing.assert_array_equal(make_baseline(pixels, [0, 0, 255])[3, 3], [0, 0, 255])
     with pytest.raises(ValueError, match="broadcast"):
         make_baseline(pixels, np.zeros((5, 5, 3)))
-    with pytest.raises(ValueError, match="'blur', 'mean'"):
-        make_baseline(pixels, "black")
+    # black: the value shown as black, 0 for images in [0, 1] or [0, 255], else the image's minimum
+    np.testing.assert_array_equal(make_baseline(pixels, "black"), np.zeros_like(pixels))
+    np.testing.assert_array_equal(make_baseline(pixels / 255, "black"), np.zeros_like(pixels))
+    caffe = pixels - np.array([103.939, 116.779, 123.68], np.float32)  # VGG-style, negative
+    np.testing.assert_array_equal(make_baseline(caffe, "black"), np.full_like(pixels, caffe.min()))
+    with pytest.raises(ValueError, match="'blur', 'mean', 'black'"):
+        make_baseline(pixels, "white")
 
 
 def test_bad_arguments_fail_before_any_forward_pass(hand_model):

@@ -201,10 +201,11 @@ def _offset_scores(pd, scores_from, z, offset):
 class PreparedImage:
     """An image ready for the model: the picture to show and the exact model input."""
 
-    display: np.ndarray      # uint8 H x W x 3, the original (longest side capped) for display
-    model_input: np.ndarray  # float32 h x w x c, resized and preprocessed
+    display: np.ndarray      # uint8 H x W x 3 to show (longest side capped); never fed to the model
+    model_input: np.ndarray  # float32, one model input: resized if needed, preprocessed
     key: str                 # content hash of model_input: the cache key
-    pixels: np.ndarray | None = None  # float32 h x w x c, resized, before preprocess (perturbation metrics)
+    pixels: np.ndarray | None = None  # model_input before preprocess= (perturbation metrics)
+    note: str = ""           # how ``display`` was derived when it is not the values as they are
 
 
 def _check_model(model):
@@ -212,10 +213,36 @@ def _check_model(model):
         raise TypeError(f"model must be a Keras model object, got the {type(model).__name__} {str(model)!r}. "
                         f"Load it first: keras.saving.load_model(path).")
     if not isinstance(model, keras.Model):
+        _check_not_keras2(model)
         if callable(model):
             raise TypeError(f"model must be a Keras model (keras.Model), got a {type(model).__name__}. A plain "
                             f"function has no layers to explain; wrap your network in a keras.Model.")
         raise TypeError(f"model must be a Keras model (keras.Model), got {type(model).__name__}.")
+
+
+def _check_not_keras2(model):
+    """Keras 2 (``tf_keras``, or ``tf.keras`` with TF_USE_LEGACY_KERAS=1) and bare SavedModels: say what
+    they are and how to get a Keras 3 model, instead of "not a Keras model".
+
+    Why not read them: the engine executes Keras 3's layer graph (nodes, operations, layer classes);
+    Keras 2 has a different one, and its .h5 / .keras files load in Keras 3 as they are.
+    """
+    modules = [cls.__module__ for cls in type(model).__mro__]
+    if any(m.startswith(("tf_keras.", "keras.engine.", "keras.src.engine.")) for m in modules):
+        raise TypeError(f"this is a Keras 2 model ({type(model).__module__}.{type(model).__name__}, from tf_keras "
+                        f"or tf.keras with TF_USE_LEGACY_KERAS); gradcam-widget reads Keras 3 models. Save it "
+                        f"(model.save('model.h5')) and load the same file in Keras 3: "
+                        f"keras.models.load_model('model.h5'). A SavedModel directory loads in Keras 3 only as "
+                        f"keras.layers.TFSMLayer(path, call_endpoint='serving_default'), an opaque call with no "
+                        f"layers to explain: load the .h5/.keras file of the model instead.")
+    if type(model).__name__ == "TFSMLayer":
+        raise TypeError("model is a keras.layers.TFSMLayer: an opaque SavedModel call with no layers to "
+                        "explain. Load the model's .keras or .h5 file with keras.models.load_model(path) "
+                        "instead.")
+    if hasattr(model, "signatures") and not hasattr(model, "layers"):
+        raise TypeError(f"model is a TensorFlow SavedModel ({type(model).__name__}, from tf.saved_model.load): "
+                        f"an opaque function with no layers to explain. Load the model's .keras or .h5 file "
+                        f"with keras.models.load_model(path) instead.")
 
 
 def _ensure_built(model, image_shape):
@@ -241,7 +268,8 @@ class Explainer:
 
     ``layer``: the layer to compute maps at (default: the output of the last convolutional block, also
     inside a nested backbone). ``preprocess``: the model's input function (e.g.
-    ``keras.applications.vgg16.preprocess_input``), applied to RGB pixel values 0..255.
+    ``keras.applications.vgg16.preprocess_input``), applied to each image as the model would get it
+    otherwise (arrays as given, pictures RGB 0..255; see :mod:`gradcam_widget.images`).
     ``cache_size``: images whose features are kept. ``scorecam_channels``: channels Score-CAM masks
     with (the highest-variance ones, as Faster Score-CAM). ``compiled=False`` runs eagerly (no tracing
     cost; better for one-off calls). ``compiled="background"`` answers eagerly at once and traces the
@@ -284,9 +312,9 @@ class Explainer:
             raise ValueError(f"the model has {len(graph.inputs)} inputs; gradcam-widget explains image "
                              f"classifiers with a single image input.")
         shape = tuple(graph.inputs[0].shape)
-        if len(shape) != 4:
+        if len(shape) not in (3, 4):  # (N, H, W): grayscale without a channel axis
             raise ValueError(f"the model's input has shape {shape}; an image classifier takes "
-                             f"(batch, height, width, channels).")
+                             f"(batch, height, width, channels) or (batch, height, width).")
         source = score_source(graph)
         candidates = find_candidates(graph)
         names = {flat.operation.name for flat in graph.nodes} | {flat.name for flat in graph.nodes}
@@ -346,49 +374,58 @@ class Explainer:
 
     # ---- images -------------------------------------------------------------------------------
     def prepare(self, image) -> PreparedImage:
-        """Load, resize and preprocess one image (see :func:`gradcam_widget.images.load_image`)."""
+        """Load, resize and preprocess one image (the input rule: :mod:`gradcam_widget.images`)."""
         if isinstance(image, PreparedImage):
             return image
-        return self._prepare_rgb([imgs.load_pixels(image)])[0]
+        return self._prepare([imgs.load(image)])[0]
 
     def prepare_batch(self, images) -> list[PreparedImage]:
         if isinstance(images, PreparedImage):
             return [images]
         if isinstance(images, (list, tuple)) and images and all(isinstance(i, PreparedImage) for i in images):
             return list(images)
-        return self._prepare_rgb(imgs.load_pixels_batch(images))
+        rank = None if self._graph is None else len(self._input_shape)
+        return self._prepare(imgs.load_batch(images, rank))
 
     def model_pixels(self, image) -> np.ndarray:
-        """One image as the model sees it before preprocessing: resized, float32 RGB 0..255 (H, W, C).
+        """One image as the model gets it before ``preprocess=``: resized if needed, float32, shaped
+        as one model input (the array's own values; pictures RGB 0..255).
 
-        Perturbation metrics change these pixels, then score them with :meth:`scores_of_pixels`.
+        Perturbation metrics change these values, then score them with :meth:`scores_of_pixels`.
         """
         if isinstance(image, PreparedImage):
             if image.pixels is None:
                 raise TypeError("got a PreparedImage without its pixels. Pass the original image.")
             return image.pixels.copy()
-        return self._resize_for_model([imgs.load_pixels(image)])[0]
+        return self._to_model([imgs.load(image)])[0]
 
-    def _resize_for_model(self, rgbs) -> np.ndarray:
-        """Float RGB images (0..255) resized to the model's input: one (N, H, W, C) batch."""
-        if self._graph is None:  # a Sequential never called: build it as its first call would
-            self._setup(rgbs[0].shape[:2] + (3,))
-        channels = self._input_shape[2] if self._input_shape[2] is not None else 3
-        size = self.input_size
-        resized = [imgs.resize_for_model(rgb, size, int(channels)) for rgb in rgbs]
-        if size is None and len({r.shape for r in resized}) > 1:
+    def model_pixels_batch(self, images) -> np.ndarray:
+        """Several images (a list, or a batch array/tensor) as one batch of :meth:`model_pixels`."""
+        if isinstance(images, (list, tuple)) and images and all(isinstance(i, PreparedImage) for i in images):
+            return np.stack([self.model_pixels(i) for i in images])
+        rank = None if self._graph is None else len(self._input_shape)
+        return self._to_model(imgs.load_batch(images, rank))
+
+    def _to_model(self, inputs) -> np.ndarray:
+        """Loaded images as the model gets them before ``preprocess=``: one float32 batch."""
+        if self._graph is None:  # a Sequential never called: build it as model.predict would
+            first = inputs[0].values
+            self._setup(first.shape if inputs[0].kind != imgs.PICTURE else first.shape[:2] + (3,))
+        resized = [imgs.to_model(image, self._input_shape) for image in inputs]
+        if len({r.shape for r in resized}) > 1:
             raise ValueError("the images have different sizes and the model accepts any size, so they "
                              "cannot form one batch. Explain them one at a time, or resize them first.")
         return np.stack(resized).astype(np.float32)
 
-    def _prepare_rgb(self, rgbs) -> list[PreparedImage]:
-        pixels = self._resize_for_model(rgbs)
+    def _prepare(self, inputs) -> list[PreparedImage]:
+        pixels = self._to_model(inputs)
         batch = self._apply_preprocess(pixels)
         out = []
-        for rgb, x, p in zip(rgbs, batch, pixels):
+        for image, x, p in zip(inputs, batch, pixels):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
             digest.update(str(x.shape).encode())
-            out.append(PreparedImage(imgs.to_uint8(imgs.cap_size(rgb)), x, digest.hexdigest(), p))
+            shown, note = imgs.display_for_model(image, self._input_shape)
+            out.append(PreparedImage(shown, x, digest.hexdigest(), p, note))
         return out
 
     def _apply_preprocess(self, batch: np.ndarray) -> np.ndarray:
@@ -398,7 +435,8 @@ class Explainer:
             result = self._preprocess(batch.copy())
         except Exception as err:  # the user's function: report it, whatever it raised
             raise ValueError(f"preprocess= raised {type(err).__name__}: {err}. It is called with a float32 "
-                             f"batch of shape {batch.shape} holding RGB values 0..255.") from err
+                             f"batch of shape {batch.shape}: the images' own values (pictures: RGB 0..255), "
+                             f"resized to the model's input.") from err
         result = np.asarray(result.numpy() if hasattr(result, "numpy") else result)
         if result.shape != batch.shape:
             raise ValueError(f"preprocess= returned shape {result.shape}, expected {batch.shape} (the same "
@@ -703,7 +741,7 @@ class Explainer:
         return self._scores_of_inputs(np.stack([p.model_input for p in self.prepare_batch(images)]))
 
     def scores_of_pixels(self, pixels: np.ndarray) -> Scores:
-        """Scores of an (N, H, W, C) batch of model-size pixels 0..255 (see :meth:`model_pixels`):
+        """Scores of a batch of model-size values before preprocessing (see :meth:`model_pixels`):
         ``preprocess=`` is applied, nothing is cached."""
         return self._scores_of_inputs(self._apply_preprocess(np.asarray(pixels, dtype=np.float32)))
 
@@ -870,6 +908,8 @@ class Explainer:
                 lo = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
                 hi = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
                 masks = tf.where(hi - lo > 0, (masks - lo) / tf.maximum(hi - lo, 1e-12), tf.zeros_like(masks))
+                if x.shape.rank == 3:  # (N, H, W) grayscale input: no channel axis
+                    masks = masks[..., 0]
                 s = full_scores(x * masks)
                 channel_scores.append(s[:, c] - (s[:, b] if b >= 0 else 0.0))
                 done += int(idx.shape[0])

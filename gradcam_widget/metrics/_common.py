@@ -1,8 +1,10 @@
 """Shared plumbing of the metrics: the model, the pixels it sees, the maps, batches and progress.
 
-Perturbation metrics change pixels, so they work on the image *as the model sees it but before
-preprocessing*: resized to the model's input size, RGB values 0..255. Baselines (blur, mean colour, a
-user array) are defined in those units, whatever ``preprocess=`` does afterwards. Forward passes reuse
+Perturbation metrics change pixels, so they work on the image *as the model gets it, before
+``preprocess=``*: resized to the model's input size only when it differs, in the image's own units
+(an array's values as given, whatever their range; pictures RGB 0..255; see ``gradcam_widget.images``).
+Baselines (blur, mean colour, black, a user array) are defined in those units, whatever ``preprocess=``
+does afterwards. The unperturbed image therefore scores exactly what ``model.predict`` gives. Forward passes reuse
 the Explainer's compiled function and its softmax/sigmoid rule, so the probabilities are the ones the
 widget shows. TensorFlow is reached only through the Explainer.
 """
@@ -28,23 +30,13 @@ def as_explainer(model, preprocess=None, *, compiled: bool = True):
 
 
 def model_pixels(explainer, image) -> np.ndarray:
-    """One image resized to the model's input, float32 RGB 0..255, *not* preprocessed (H, W, C)."""
+    """One image as the model gets it, *not* preprocessed: float32, one model input's shape."""
     return explainer.model_pixels(image)
 
 
 def model_pixels_batch(explainer, images) -> np.ndarray:
-    """Several images as one (N, H, W, C) batch of model-size pixels (see :func:`model_pixels`)."""
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        images = list(images)
-    elif not isinstance(images, (list, tuple)):
-        images = [images]
-    if not images:
-        raise ValueError("the list of images is empty. Pass at least one image.")
-    pixels = [model_pixels(explainer, image) for image in images]
-    if len({p.shape for p in pixels}) > 1:
-        raise ValueError("the images have different sizes and the model accepts any size, so they cannot "
-                         "form one batch. Resize them to one size first.")
-    return np.stack(pixels)
+    """Several images as one batch of model-size values (see :func:`model_pixels`)."""
+    return explainer.model_pixels_batch(images)
 
 
 def as_map(saliency, name: str = "saliency") -> np.ndarray:
@@ -108,7 +100,7 @@ class Scorer:
         self.batch_size = check_positive_int(batch_size, "batch_size")
 
     def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, H, W, C) pixels 0..255 -> (probabilities, logits), each (n, classes)."""
+        """A batch of model-size values (before preprocess=) -> (probabilities, logits), each (n, classes)."""
         logits, probabilities = self._explainer.scores_of_pixels(pixels)
         if not np.all(np.isfinite(logits)):
             raise FloatingPointError("the model produced NaN or infinite class scores for a perturbed image. "

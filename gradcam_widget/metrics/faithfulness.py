@@ -21,13 +21,17 @@ Baselines ("what a removed pixel becomes"):
   (0.35 vs 0.36); with blur they separate (0.45 vs 0.71).
 - ``"mean"``: the image's own mean colour, a flat patch (close to RISE's deletion substrate, zero after
   ImageNet normalisation, i.e. the dataset's mean colour). Flat patches have weaker edges than black.
-- an array: your own baseline, in the same units as the image (RGB 0..255 at the model's input size,
-  before ``preprocess=``), broadcastable to (H, W, C), e.g. ``0`` for black.
+- ``"black"``: the value a black pixel has in the image's units, as the widget shows it: 0 for
+  images in [0, 1] or [0, 255]; for other ranges (e.g. an array already preprocessed, with negative
+  values) the image's minimum, the value the widget shows as black. With ``preprocess=`` this is
+  found in the values before preprocessing (0 for a picture), then preprocessed like the rest.
+- an array: your own baseline, in the same units as the image (the values the model gets before
+  ``preprocess=``, at the model's input size), broadcastable to the model input, e.g. ``0``.
 
 Blur and mean keep the image's colours. A model that decides by colour alone (the demo's
 ``shortcut-biased`` model reads the ground's colour) then never changes its mind: every curve is flat
 and every map scores the same. That says "these pixels' detail does not matter", not "all maps are
-equally good"; rerun with ``baseline=0`` to remove the colour too.
+equally good"; rerun with ``baseline="black"`` to remove the colour too.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..images import black_level
 from ._common import (Scorer, as_explainer, as_maps, check_positive_int, class_list, model_pixels,
                       model_pixels_batch, upsample)
 
@@ -95,11 +100,12 @@ def pixel_order(saliency, height: int, width: int) -> np.ndarray:
     return shuffle[np.argsort(-values[shuffle], kind="stable")]
 
 
-def _rank_image(saliency, height: int, width: int) -> np.ndarray:
-    """Each pixel's place in the removal order (0 = first), shaped (H, W, 1) to mask all channels."""
+def _rank_image(saliency, height: int, width: int, ndim: int = 3) -> np.ndarray:
+    """Each pixel's place in the removal order (0 = first), shaped (H, W[, 1]) to mask all channels
+    of an image with ``ndim`` dimensions."""
     rank = np.empty(height * width, np.int64)
     rank[pixel_order(saliency, height, width)] = np.arange(height * width)
-    return rank.reshape(height, width, 1)
+    return rank.reshape((height, width) + (1,) * (ndim - 2))
 
 
 def step_counts(num_pixels: int, steps: int) -> np.ndarray:
@@ -115,7 +121,10 @@ def make_baseline(pixels: np.ndarray, baseline="blur", blur_sigma=None) -> np.nd
             return _blur(pixels, blur_sigma)
         if baseline == "mean":
             return np.broadcast_to(pixels.mean(axis=(0, 1), keepdims=True), pixels.shape).astype(np.float32)
-        raise ValueError(f"baseline must be 'blur', 'mean' or an array of pixel values, got {baseline!r}.")
+        if baseline == "black":
+            return np.full(pixels.shape, black_level(pixels), np.float32)
+        raise ValueError(f"baseline must be 'blur', 'mean', 'black' or an array of pixel values, got "
+                         f"{baseline!r}.")
     values = np.asarray(baseline, dtype=np.float32)
     try:
         values = np.broadcast_to(values, pixels.shape)
@@ -145,7 +154,7 @@ def _curve(kind, model, image, saliency, class_index, *, steps, baseline, blur_s
     pixels = model_pixels(explainer, image)
     cls = None if class_index is None else explainer.check_class(class_index)
     height, width = pixels.shape[:2]
-    rank = _rank_image(saliency, height, width)
+    rank = _rank_image(saliency, height, width, pixels.ndim)
     base = make_baseline(pixels, baseline, blur_sigma)
     counts = step_counts(height * width, steps)
     scorer = Scorer(explainer, batch_size)
@@ -173,7 +182,7 @@ def deletion(model, image, saliency, class_index=None, *, steps: int = 50, basel
     ``model``: a Keras model or an :class:`~gradcam_widget.Explainer` (reused). ``saliency``: a 2-D map
     at any resolution or a CamMap. ``class_index``: None = the class the model predicts for the image.
     ``steps + 1`` images (0 %, ..., 100 % removed) go through the model in batches of ``batch_size``.
-    ``baseline``: "blur" (default), "mean" or an array, see the module docstring.
+    ``baseline``: "blur" (default), "mean", "black" or an array, see the module docstring.
     """
     return _curve("deletion", model, image, saliency, class_index, steps=steps, baseline=baseline,
                   blur_sigma=blur_sigma, preprocess=preprocess, batch_size=batch_size, progress=progress)
@@ -191,14 +200,16 @@ def insertion(model, image, saliency, class_index=None, *, steps: int = 50, base
 
 
 def explanation_images(pixels: np.ndarray, saliencies) -> np.ndarray:
-    """Image x map, each map normalised to a maximum of 1 (negative parts cut) and upsampled."""
+    """Image x map, each map normalised to a maximum of 1 (negative parts cut) and upsampled: black
+    where the map is 0 (black in the image's own units, see :func:`~gradcam_widget.images.black_level`)."""
     height, width = pixels.shape[1:3]
     out = np.empty_like(pixels, dtype=np.float32)
     for i, saliency in enumerate(saliencies):
         m = np.maximum(upsample(saliency, height, width), 0.0)
         peak = m.max()
         m = m / peak if peak > 0 else np.zeros_like(m)  # no evidence: nothing is shown
-        out[i] = pixels[i] * m[..., None]
+        black = black_level(pixels[i])
+        out[i] = black + (pixels[i] - black) * m.reshape((height, width) + (1,) * (pixels.ndim - 3))
     return out
 
 
@@ -207,7 +218,8 @@ def average_drop_increase(model, images, saliencies, class_indices=None, *, prep
     """Average Drop % and Increase in Confidence % (Chattopadhay et al. 2018) over a batch of images.
 
     The explanation map of each image is the image multiplied by its map (normalised to maximum 1,
-    upsampled bilinearly), applied to the pixel values before ``preprocess=`` (0 = black). ``class_indices``:
+    upsampled bilinearly), applied to the values before ``preprocess=`` (map 0 = black, see
+    :func:`explanation_images`). ``class_indices``:
     None = each image's predicted class, an int for all, or one per image. Original and explanation
     images go through the model in batches.
     """

@@ -186,7 +186,7 @@ def _twin(copy, layer: str, explainer):
 
 
 def randomization_check(model, image, class_index=None, *, method: str = "gradcam", layers=None, layer=None,
-                        preprocess=None, seed: int = 0, progress="auto") -> RandomizationResult:
+                        preprocess=None, seed: int = 0, progress="auto", contrast=None) -> RandomizationResult:
     """Cascading randomisation sanity check of one map (Adebayo et al. 2018).
 
     ``model``: a Keras model or an Explainer (never modified). ``class_index``: None = the top class.
@@ -197,13 +197,14 @@ def randomization_check(model, image, class_index=None, *, method: str = "gradca
     (most random) step: a faithful map should no longer resemble the original there. Correlations are
     signed: a negative one means the random map is hot where the real one is cold (it changed).
     ``layer``: the layer the map is computed at (default: the Explainer's). Maps are compared at that
-    layer's resolution (upsampling adds no information).
+    layer's resolution (upsampling adds no information). ``contrast``: another class; the maps
+    compared are then the contrastive maps "why class_index rather than contrast".
     """
     import keras
 
     explainer = as_explainer(model, preprocess)
     prepared = explainer.prepare(image)
-    original = explainer.cam(prepared, class_index, method, layer=layer)
+    original = explainer.cam(prepared, class_index, method, layer=layer, contrast=contrast)
     if not original.has_evidence:
         raise ValueError(f"the {original.method} map of class {original.class_index} has no positive evidence "
                          f"at layer {original.layer!r}, so there is nothing to compare. Check the class the "
@@ -219,7 +220,8 @@ def randomization_check(model, image, class_index=None, *, method: str = "gradca
             for k in range(done, mark):
                 reinitialise(chosen[k][1], seed + k)
             done = mark
-            cam = _twin(copy, original.layer, explainer).cam(prepared, original.class_index, original.method)
+            cam = _twin(copy, original.layer, explainer).cam(prepared, original.class_index, original.method,
+                                                             contrast=contrast)
             maps.append(cam)
             correlations.append(spearman(original.raw, cam.raw))
             steps.append([name for name, _ in chosen[:mark]])

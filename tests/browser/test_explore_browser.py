@@ -88,6 +88,15 @@ def test_cell_filters_gallery_and_thumbnail_opens_detail(open_notebook):
     expect(tid(nb, f"gcx-thumb-{index}")).to_have_attribute("aria-pressed", "true")
     nb.screenshot("explorer", scroll_to="[data-testid=gcx-root]")
 
+    # The "why predicted rather than true" panel's trust report completes (issue 13).
+    contrast = maps.nth(2)
+    contrast.get_by_test_id("gcw-trust-toggle").click()
+    report = contrast.get_by_test_id("gcw-trust")
+    expect(report).to_have_attribute("data-state", "ready", timeout=120_000)
+    expect(contrast.get_by_test_id("gcw-trust-randomization")).not_to_be_empty()
+    assert nb.kernel.eval("w.detail_widgets[2].trust['state']") == "ready"
+    nb.screenshot("contrast-trust", scroll_to="[data-testid=gcw-trust]")
+
     # And back: Python selects another image of the page, the browser follows.
     other = thumbs[-1][0]
     nb.kernel.execute(f"w.selected = {other}")

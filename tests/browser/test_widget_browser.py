@@ -462,3 +462,22 @@ def test_error_is_shown_and_widget_recovers(open_notebook):
     nb.kernel.wait_for("(w.method, w.status['state'])", ["gradcam++", "ready"])
     expect_drawn(nb, top[2])
     assert_overlay_matches_kernel(nb)
+
+
+def test_preprocessed_array_is_shown_min_max_scaled_with_a_note(open_notebook):
+    """Issue 13: the model gets the preprocessed array unchanged; the picture says it was scaled for
+    display (as text), and display_image= shows the original instead, with no note."""
+    cells = [MODEL_CELL,
+             "x = (img.astype('float32') - 127.5) / 50.0  # negative values: already preprocessed\n"
+             "w = show_gradcam(model, x, class_names=" + repr(FRUITS) + ")\nw",
+             "w2 = show_gradcam(model, x, class_names=" + repr(FRUITS) + ", display_image=img)\nw2"]
+    nb = open_notebook(cells, "lab")
+    expected = nb.kernel.eval("[float(p) for p in model.predict(x[None], verbose=0)[0]]")
+    shown = nb.kernel.eval("{t['index']: t['probability'] for t in w.top_classes}")
+    assert all(abs(shown[str(k)] - expected[k]) < 1e-5 for k in map(int, shown))
+    notes = nb.page.get_by_test_id("gcw-image-note")
+    expect(notes.nth(0)).to_be_visible()
+    expect(notes.nth(0)).to_contain_text("min-max scaled")
+    expect(notes.nth(0)).to_contain_text("display_image=")
+    expect(notes.nth(1)).to_be_hidden()
+    nb.screenshot("note", scroll_to="[data-testid=gcw-image-note]")
