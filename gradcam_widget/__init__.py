@@ -5,6 +5,10 @@ TensorFlow is imported on first use of the engine, not on ``import gradcam_widge
 
 from __future__ import annotations
 
+from ._quiet import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()  # before anything can import TensorFlow; respects a user-set level
+
 __version__ = "0.1.0"
 
 METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "xgradcam", "eigencam", "scorecam")
