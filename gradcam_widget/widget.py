@@ -19,14 +19,12 @@ import anywidget
 import numpy as np
 import traitlets
 
-from . import colormaps
+from . import colormaps, static_view
 from .frontend import front_end_source
 from . import trust as trust_report
 from .images import cap_size
 from .labels import class_names_for
 
-#: Longest side of the PNG put into the notebook file as the no-widget fallback (keeps files small).
-FALLBACK_MAX_SIDE = 512
 #: Top classes precomputed when top_k is not given (fewer when the model has fewer classes).
 DEFAULT_TOP_K = 5
 #: On-demand maps kept per widget (a 14x14 map is ~1 KB; this bounds memory, not speed).
@@ -501,7 +499,9 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
-        """Widget view plus a PNG of the overlay and a text line, for front ends without widgets."""
+        """Widget view, plus the current view as a still picture for wherever widgets cannot run
+        (exported HTML, viewers that ignore widgets): ``text/html`` with the picture at display
+        size and the class list as text, the same picture as ``image/png``, and a text line."""
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
@@ -509,16 +509,29 @@ class GradCAMWidget(anywidget.AnyWidget):
         data = dict(data)
         data["text/plain"] = self._describe()
         exclude = kwargs.get("exclude") or ()
+        try:
+            rgb = static_view.picture(self._display, self.heatmap, self.colormap, self.opacity)
+            png = encode_png(rgb)
+        except Exception:  # noqa: BLE001 - no picture is better than no output at all
+            return data, metadata
         if "image/png" not in exclude:
-            try:
-                png = encode_png(cap_size(
-                    colormaps.overlay(self._display, self.heatmap, self.colormap, self.opacity),
-                    FALLBACK_MAX_SIDE))
-            except Exception:  # noqa: BLE001 - no picture is better than no output at all
-                png = None
-            if png is not None:
-                data["image/png"] = base64.b64encode(png).decode("ascii")
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+        if "text/html" not in exclude:
+            data["text/html"] = self.static_html(png, rgb.shape[1], rgb.shape[0])
         return data, metadata
+
+    def static_html(self, png: bytes | None = None, width: int = 0, height: int = 0) -> str:
+        """The current view as static HTML (picture + class list as text), as exported pages show it."""
+        if png is None:
+            rgb = static_view.picture(self._display, self.heatmap, self.colormap, self.opacity)
+            png, width, height = encode_png(rgb), rgb.shape[1], rgb.shape[0]
+        k = int(self.selected_class)
+        name = self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}"
+        shown = (f"Showing: {name} (#{k}) · {self.method} · layer {self.layer} · {self.colormap}, "
+                 f"opacity {round(self.opacity * 100)}%")
+        return static_view.static_html(
+            png, width, height, lines=static_view.class_lines(list(self.top_classes), k, list(self.class_names)),
+            shown=shown, note="Still picture of the widget (it needs a running kernel to be interactive).")
 
     def _describe(self) -> str:
         k = self.selected_class
