@@ -266,6 +266,20 @@ class GradCAMWidget(anywidget.AnyWidget):
             Path(path).write_bytes(data)
         return data
 
+    def computed_maps(self) -> list[dict]:
+        """Every map computed so far (top-k and on demand, all methods and layers), as the browser
+        receives them; what a saved page (``save_html``) can show without a kernel."""
+        with self._cache._lock:
+            entries = list(self._cache.items())
+        return [map_payload(cam, k, method, layer) for (k, method, layer), cam in entries]
+
+    def save_html(self, path, title: str = "Grad-CAM") -> int:
+        """Save this widget as one self-contained, offline HTML page (see
+        :func:`gradcam_widget.save_html`); returns the file size in bytes."""
+        from .standalone import save_html
+
+        return save_html(path, self, title=title)
+
     # ----------------------------------------------------------------- validation
     @traitlets.validate("selected_class")
     def _valid_class(self, proposal):
