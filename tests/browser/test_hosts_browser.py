@@ -206,3 +206,19 @@ def test_jupyterlab_theme_contrast(open_notebook, theme):
         nb.screenshot(theme.replace(" ", "-").lower(), scroll_to="[data-testid=gcw-root]")
     finally:
         set_lab_theme(page, "JupyterLab Light")  # the setting is the server's: later tests get light
+
+
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_arrow_keys_walk_the_whole_class_list_in_jupyter(open_notebook, ui):
+    nb = open_notebook(LAB_CELLS, ui)
+    page = nb.page
+    options = page.locator(".gcw-class")
+    expect(options).to_have_count(5)
+    indices = [int(i) for i in options.evaluate_all("(os) => os.map((o) => o.dataset.index)")]
+    page.get_by_test_id(f"gcw-class-{indices[0]}").click()
+    for k in indices[1:]:
+        page.keyboard.press("ArrowDown")
+        expect(page.get_by_test_id(f"gcw-class-{k}")).to_have_attribute("aria-selected", "true")
+    nb.kernel.wait_for("w.selected_class", indices[-1])
+    page.keyboard.press("Home")
+    nb.kernel.wait_for("w.selected_class", indices[0])
