@@ -49,7 +49,8 @@ def test_a_level_the_user_set_is_respected_and_the_filter_drops_the_real_lines()
     code = ("import os, gradcam_widget, tensorflow as tf\n"
             "tf.constant(1.0) + 1.0\n"
             "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])")
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                         check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "0"
     assert "port.cc" in run.stderr  # asked for everything: TensorFlow's lines are shown, untouched

@@ -29,7 +29,7 @@ def _():
     img = (np.stack([xx, yy, 0.5 * (xx + yy)], axis=-1) * 255).astype(np.uint8)
     names = ["apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "honeydew", "kiwi", "lemon"]
     view = mo.ui.anywidget(show_gradcam(model, img, class_names=names, top_k=5))
-    view
+    view  # noqa: B018 - marimo shows a cell's last expression
     return mo, view
 
 
@@ -37,7 +37,7 @@ def _():
 def _(mo, view):
     mo.Html(f'<p data-testid="py-selected">selected in Python: {int(view.selected_class)} '
             f'opacity {float(view.opacity):.2f}</p>')
-    return
+    return  # noqa: PLR1711 - marimo's cell form
 
 
 if __name__ == "__main__":

@@ -16,10 +16,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
-from conftest import ARTIFACTS_DIR, WIDGET_READY, HarnessError, free_port, require_browser, wait_until
+from conftest import (
+    ARTIFACTS_DIR,
+    WIDGET_READY,
+    HarnessError,
+    free_port,
+    require_browser,
+    wait_until,
+)
 from contrast import assert_readable
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -17,10 +17,9 @@ import nbclient
 import nbformat
 import numpy as np
 import pytest
+from conftest import ARTIFACTS_DIR
 from PIL import Image
 from playwright.sync_api import expect
-
-from conftest import ARTIFACTS_DIR
 
 pytestmark = pytest.mark.browser
 
@@ -154,7 +153,7 @@ def overlay_pixels(page):
 
 
 def test_saved_page_is_interactive_offline(browser, saved_page):
-    path, w, top, outside = saved_page
+    path, _w, top, outside = saved_page
     context, page, blocked = offline_page(browser)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
