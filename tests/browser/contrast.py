@@ -12,11 +12,20 @@ MIN_RATIO = 4.5
 
 _SCRIPT = r"""
 (root) => {
+  // Computed colours come as rgb()/rgba(), or as color(srgb r g b / a) for color-mix() results.
   const parse = (c) => {
-    const m = c.match(/rgba?\(([^)]+)\)/);
-    if (!m) return null;
-    const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
-    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    if (c === "transparent") return { r: 0, g: 0, b: 0, a: 0 };
+    let m = c.match(/^rgba?\(([^)]+)\)$/);
+    if (m) {
+      const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    }
+    m = c.match(/^color\(srgb ([^)]+)\)$/);
+    if (m) {
+      const p = m[1].split(/[ /]+/).filter(Boolean).map(Number);
+      return { r: p[0] * 255, g: p[1] * 255, b: p[2] * 255, a: p.length > 3 ? p[3] : 1 };
+    }
+    throw new Error(`cannot read the colour ${c}`);
   };
   const parent = (node) => node.parentElement ?? node.getRootNode()?.host ?? null;
   const over = (top, bottom) => ({
@@ -29,7 +38,7 @@ _SCRIPT = r"""
     for (let n = node; n; n = parent(n)) {
       const s = getComputedStyle(n);
       const c = parse(s.backgroundColor);
-      if (c && c.a > 0) layers.push({ ...c, a: c.a * Number(s.opacity) });
+      if (c.a > 0) layers.push({ ...c, a: c.a * Number(s.opacity) });
     }
     let colour = { r: 255, g: 255, b: 255, a: 1 };  // the canvas when nothing paints
     for (const layer of layers.reverse()) colour = over(layer, colour);
@@ -59,7 +68,6 @@ _SCRIPT = r"""
     if (rect.width === 0 || rect.height === 0) continue;
     const s = getComputedStyle(el);
     const raw = parse(el instanceof SVGElement ? s.fill : s.color);
-    if (!raw) continue;
     const bg = background(el);
     const fg = over({ ...raw, a: raw.a * opacity(el) }, bg);
     const selected = el.closest("[aria-selected=true], [aria-pressed=true], [aria-expanded=true]") !== null;
@@ -86,6 +94,8 @@ def assert_readable(locator, *, must_include: tuple[str, ...] = ()) -> list[dict
     assert not low, "text below 4.5:1:\n" + "\n".join(
         f"  {r['ratio']:.2f}:1 <{r['tag']} class={r['cls']!r}> {r['text']!r} {r['color']} on {r['background']}"
         for r in low)
+    lowest = min(results, key=lambda r: r["ratio"])
+    print(f"[contrast] {len(results)} texts, lowest {lowest['ratio']:.2f}:1 ({lowest['cls']!r} {lowest['text']!r})")
     checked = " ".join(r["cls"] for r in results if r["selected"])
     for name in must_include:
         assert name in checked, f"{name} was not among the checked texts"

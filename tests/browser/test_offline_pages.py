@@ -213,3 +213,50 @@ def test_saved_page_is_interactive_offline(browser, saved_page):
         context.close()
     assert not errors, errors
     assert not blocked, f"the saved page made requests: {blocked}"
+
+
+# ------------------------------------------------------------------------------- themes outside Jupyter
+# VS Code cannot run here; its notebook outputs define --vscode-* variables. These are the values of
+# VS Code's "Dark Modern" and "Light Modern" themes for the variables the widget reads.
+VSCODE = {
+    "vscode-dark": {"--vscode-foreground": "#cccccc", "--vscode-descriptionForeground": "#9d9d9d",
+                    "--vscode-editor-background": "#1f1f1f", "--vscode-sideBar-background": "#181818",
+                    "--vscode-panel-border": "#2b2b2b", "--vscode-focusBorder": "#0078d4",
+                    "--vscode-input-background": "#313131", "--vscode-errorForeground": "#f85149"},
+    "vscode-light": {"--vscode-foreground": "#3b3b3b", "--vscode-descriptionForeground": "#3b3b3b",
+                     "--vscode-editor-background": "#ffffff", "--vscode-sideBar-background": "#f8f8f8",
+                     "--vscode-panel-border": "#e5e5e5", "--vscode-focusBorder": "#005fb8",
+                     "--vscode-input-background": "#ffffff", "--vscode-errorForeground": "#f85149"},
+}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark", "vscode-dark", "vscode-light"])
+def test_saved_page_is_readable_in_every_theme(browser, saved_page, theme):
+    """No host variables: the reader's light/dark preference; VS Code's variables when present."""
+    from contrast import assert_readable
+
+    path, _w, top, _outside = saved_page
+    context = browser.new_context(color_scheme="dark" if "dark" in theme else "light",
+                                  viewport={"width": 1100, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"file://{path}")
+        if theme in VSCODE:
+            style = ":root{" + ";".join(f"{k}:{v}" for k, v in VSCODE[theme].items()) + "}"
+            page.add_style_tag(content=style)
+        root = page.get_by_test_id("gcw-root")
+        expect(root).to_have_attribute("data-ready", "true")
+        assert_readable(root, must_include=("gcw-class-name",))
+        # The "needs the kernel" message in place of the map is readable too.
+        page.get_by_test_id("gcw-method").select_option("layercam")
+        expect(page.get_by_test_id("gcw-status")).to_have_attribute("data-state", "error")
+        results = assert_readable(root)
+        assert any("gcw-status" in r["cls"] for r in results)
+        background = root.evaluate("(r) => getComputedStyle(r).backgroundColor")
+        expected = {"vscode-dark": "rgb(31, 31, 31)", "vscode-light": "rgb(255, 255, 255)",
+                    "dark": "rgb(30, 30, 30)", "light": "rgb(255, 255, 255)"}[theme]
+        assert background == expected
+        ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS_DIR / f"save-html--{theme}.png"))
+    finally:
+        context.close()
