@@ -104,6 +104,11 @@ class _LRU(OrderedDict):
             self.move_to_end(key)
             return self[key]
 
+    def snapshot(self) -> list:
+        """The (key, value) pairs, least recently used first."""
+        with self._lock:
+            return list(self.items())
+
     def put(self, key, value) -> None:
         with self._lock:
             self[key] = value
@@ -269,8 +274,7 @@ class GradCAMWidget(anywidget.AnyWidget):
     def computed_maps(self) -> list[dict]:
         """Every map computed so far (top-k and on demand, all methods and layers), as the browser
         receives them; what a saved page (``save_html``) can show without a kernel."""
-        with self._cache._lock:
-            entries = list(self._cache.items())
+        entries = self._cache.snapshot()
         return [map_payload(cam, k, method, layer) for (k, method, layer), cam in entries]
 
     def save_html(self, path, title: str = "Grad-CAM") -> int:
@@ -531,14 +535,11 @@ class GradCAMWidget(anywidget.AnyWidget):
         if "image/png" not in exclude:
             data["image/png"] = base64.b64encode(png).decode("ascii")
         if "text/html" not in exclude:
-            data["text/html"] = self.static_html(png, rgb.shape[1], rgb.shape[0])
+            data["text/html"] = self._still_html(png, rgb.shape[1], rgb.shape[0])
         return data, metadata
 
-    def static_html(self, png: bytes | None = None, width: int = 0, height: int = 0) -> str:
+    def _still_html(self, png: bytes, width: int, height: int) -> str:
         """The current view as static HTML (picture + class list as text), as exported pages show it."""
-        if png is None:
-            rgb = static_view.picture(self._display, self.heatmap, self.colormap, self.opacity)
-            png, width, height = encode_png(rgb), rgb.shape[1], rgb.shape[0]
         k = int(self.selected_class)
         name = self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}"
         shown = (f"Showing: {name} (#{k}) · {self.method} · layer {self.layer} · {self.colormap}, "
