@@ -5,6 +5,10 @@ TensorFlow is imported on first use of the engine, not on ``import gradcam_widge
 
 from __future__ import annotations
 
+from ._quiet import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()  # before anything can import TensorFlow; respects a user-set level
+
 __version__ = "0.1.0"
 
 METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "xgradcam", "eigencam", "scorecam")
@@ -17,6 +21,7 @@ _LAZY = {
     "load_image": ("gradcam_widget.images", "load_image"),
     "GradCAMWidget": ("gradcam_widget.widget", "GradCAMWidget"),
     "show_gradcam": ("gradcam_widget.widget", "show_gradcam"),
+    "save_html": ("gradcam_widget.standalone", "save_html"),
     "class_names_for": ("gradcam_widget.labels", "class_names_for"),
     "explore_misclassifications": ("gradcam_widget.explore", "explore_misclassifications"),
     "load_ipython_extension": ("gradcam_widget.magic", "load_ipython_extension"),

@@ -19,15 +19,13 @@ import anywidget
 import numpy as np
 import traitlets
 
-from . import colormaps
+from . import colormaps, static_view
 from .frontend import front_end_source
 from . import trust as trust_report
 from . import images as imgs
 from .images import cap_size
 from .labels import class_names_for
 
-#: Longest side of the PNG put into the notebook file as the no-widget fallback (keeps files small).
-FALLBACK_MAX_SIDE = 512
 #: Top classes precomputed when top_k is not given (fewer when the model has fewer classes).
 DEFAULT_TOP_K = 5
 #: On-demand maps kept per widget (a 14x14 map is ~1 KB; this bounds memory, not speed).
@@ -106,6 +104,11 @@ class _LRU(OrderedDict):
                 return None
             self.move_to_end(key)
             return self[key]
+
+    def snapshot(self) -> list:
+        """The (key, value) pairs, least recently used first."""
+        with self._lock:
+            return list(self.items())
 
     def put(self, key, value) -> None:
         with self._lock:
@@ -283,6 +286,19 @@ class GradCAMWidget(anywidget.AnyWidget):
         if path is not None:
             Path(path).write_bytes(data)
         return data
+
+    def computed_maps(self) -> list[dict]:
+        """Every map computed so far (top-k and on demand, all methods and layers), as the browser
+        receives them; what a saved page (``save_html``) can show without a kernel."""
+        entries = self._cache.snapshot()
+        return [map_payload(cam, k, method, layer) for (k, method, layer), cam in entries]
+
+    def save_html(self, path, title: str = "Grad-CAM") -> int:
+        """Save this widget as one self-contained, offline HTML page (see
+        :func:`gradcam_widget.save_html`); returns the file size in bytes."""
+        from .standalone import save_html
+
+        return save_html(path, self, title=title)
 
     # ----------------------------------------------------------------- validation
     @traitlets.validate("selected_class")
@@ -546,7 +562,9 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
-        """Widget view plus a PNG of the overlay and a text line, for front ends without widgets."""
+        """Widget view, plus the current view as a still picture for wherever widgets cannot run
+        (exported HTML, viewers that ignore widgets): ``text/html`` with the picture at display
+        size and the class list as text, the same picture as ``image/png``, and a text line."""
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
@@ -554,16 +572,26 @@ class GradCAMWidget(anywidget.AnyWidget):
         data = dict(data)
         data["text/plain"] = self._describe()
         exclude = kwargs.get("exclude") or ()
+        try:
+            rgb = static_view.picture(self._display, self.heatmap, self.colormap, self.opacity)
+            png = encode_png(rgb)
+        except Exception:  # noqa: BLE001 - no picture is better than no output at all
+            return data, metadata
         if "image/png" not in exclude:
-            try:
-                png = encode_png(cap_size(
-                    colormaps.overlay(self._display, self.heatmap, self.colormap, self.opacity),
-                    FALLBACK_MAX_SIDE))
-            except Exception:  # noqa: BLE001 - no picture is better than no output at all
-                png = None
-            if png is not None:
-                data["image/png"] = base64.b64encode(png).decode("ascii")
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+        if "text/html" not in exclude:
+            data["text/html"] = self._still_html(png, rgb.shape[1], rgb.shape[0])
         return data, metadata
+
+    def _still_html(self, png: bytes, width: int, height: int) -> str:
+        """The current view as static HTML (picture + class list as text), as exported pages show it."""
+        k = int(self.selected_class)
+        name = self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}"
+        shown = (f"Showing: {name} (#{k}) · {self.method} · layer {self.layer} · {self.colormap}, "
+                 f"opacity {round(self.opacity * 100)}%")
+        return static_view.static_html(
+            png, width, height, lines=static_view.class_lines(list(self.top_classes), k, list(self.class_names)),
+            shown=shown, note="Still picture of the widget (it needs a running kernel to be interactive).")
 
     def _describe(self) -> str:
         k = self.selected_class

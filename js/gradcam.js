@@ -9,7 +9,7 @@
  * import the files as they are. Nothing touches `document` or `window` until `render` runs.
  */
 
-import { asArray, element, fillSelect, labelled, listenerBook, suppressNotebookShortcuts } from "./lib/dom.js";
+import { activeElementOf, asArray, element, fillSelect, labelled, listenerBook, suppressNotebookShortcuts } from "./lib/dom.js";
 import {
   TABLE_SIZE,
   colorize,
@@ -345,7 +345,7 @@ function createView(model, el) {
   // --- top-k list ------------------------------------------------------------------------------
 
   function renderClassList() {
-    const focusedIndex = document.activeElement?.closest?.(".gcw-class")?.getAttribute("data-index");
+    const focusedIndex = activeElementOf(dom.classList)?.closest?.(".gcw-class")?.getAttribute("data-index");
     const options = asArray(model.get("top_classes")).map((/** @type {TopClass} */ entry) => classOption(entry));
     dom.classList.replaceChildren(...options);
     syncClassSelection();
@@ -410,7 +410,8 @@ function createView(model, el) {
   function onClassKey(event) {
     const options = /** @type {HTMLElement[]} */ ([...dom.classList.children]);
     if (options.length === 0) return;
-    const current = options.findIndex((o) => o === document.activeElement);
+    const active = activeElementOf(dom.classList);
+    const current = options.findIndex((o) => o === active);
     const from = current >= 0 ? current : 0;
     const moves = { ArrowDown: from + 1, ArrowUp: from - 1, Home: 0, End: options.length - 1 };
     /** @type {number | undefined} */

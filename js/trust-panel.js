@@ -1,5 +1,5 @@
 // @ts-check
-import { asArray, element, suppressNotebookShortcuts } from "./lib/dom.js";
+import { activeElementOf, asArray, element, suppressNotebookShortcuts } from "./lib/dom.js";
 import {
   TABLE_SIZE,
   colorize,
@@ -652,10 +652,10 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
     const shown = [...dom.strip.children];
     if (shown.length === buttons.length && shown.every((node, i) => node === buttons[i])) return;
     // Keep keyboard focus on the same method when its button is rebuilt or moved.
-    const active = document.activeElement;
+    const active = activeElementOf(dom.strip);
     const focused = active instanceof HTMLElement && dom.strip.contains(active) ? active.dataset.method : undefined;
     dom.strip.replaceChildren(...buttons);
-    if (focused !== undefined && document.activeElement !== active) {
+    if (focused !== undefined && activeElementOf(dom.strip) !== active) {
       buttons.find((b) => b.dataset.method === focused)?.focus();
     }
   }

@@ -401,13 +401,17 @@ def test_to_png_without_path_only_returns_bytes(widget, tmp_path, monkeypatch):
 
 
 def test_repr_mimebundle_has_a_png_fallback(widget, image):
+    from gradcam_widget import static_view
+
     data, _ = widget._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == widget.model_id
     assert "GradCAMWidget" in data["text/plain"] and "gradcam" in data["text/plain"]
-    png = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
-    np.testing.assert_array_equal(np.asarray(png.convert("RGB")),
-                                  colormaps.overlay(image, widget.heatmap, widget.colormap, widget.opacity))
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))).convert("RGB"))
+    # Drawn at the size the widget displays (56x40 is shown at 256 px wide), not the image's own.
+    assert png.shape == (183, 256, 3)
+    np.testing.assert_array_equal(png, static_view.picture(image, widget.heatmap, widget.colormap, widget.opacity))
+    assert f'src="data:image/png;base64,{data["image/png"]}"' in data["text/html"]
 
 
 def test_repr_mimebundle_survives_an_engine_error(widget, spy):
@@ -415,7 +419,7 @@ def test_repr_mimebundle_survives_an_engine_error(widget, spy):
     widget.selected_class = _outside(widget)[0]
     spy.fail_next = ValueError("still broken")
     data, _ = widget._repr_mimebundle_()
-    assert "text/plain" in data and "image/png" not in data
+    assert "text/plain" in data and "image/png" not in data and "text/html" not in data
 
 
 # ----------------------------------------------------------------------------- validation

@@ -94,3 +94,16 @@ export function listenerBook(model) {
     },
   };
 }
+
+/**
+ * The focused element as seen from `node`'s tree. Inside a shadow root (marimo renders widgets in
+ * one) `document.activeElement` is the shadow host, not the focused control; the root node's
+ * `activeElement` is the control. Detached nodes fall back to the document.
+ * @param {Node} node
+ * @returns {Element | null}
+ */
+export function activeElementOf(node) {
+  const root = /** @type {any} */ (node.getRootNode?.() ?? null);
+  if (root && root !== node && "activeElement" in root) return root.activeElement ?? null;
+  return typeof document === "undefined" ? null : document.activeElement;
+}
