@@ -197,6 +197,26 @@ def _offset_scores(pd, scores_from, z, offset):
     return scores_from(pd.dense.activation(z + offset @ pd.w_sum))
 
 
+#: Elements read from each weight variable for the weights' fingerprint (evenly strided).
+FINGERPRINT_SAMPLE = 64
+
+
+def _fingerprint_body(model):
+    """() -> a strided sample of every weight variable, concatenated (float32): what the caches' results
+    were computed with. Training moves every trainable weight and set_weights()/assign() replace whole
+    variables, so a sample sees them; reading every weight (411 MB for VGG16's fc1) would cost more than
+    the class switch it protects. Variables have no public version counter to read instead."""
+    plan = []
+    for v in model.weights:
+        n = int(np.prod(v.shape)) if len(v.shape) else 1
+        plan.append((v, max(1, n // FINGERPRINT_SAMPLE)))
+
+    def fingerprint():
+        parts = [tf.cast(tf.reshape(tf.convert_to_tensor(v), [-1])[::stride], tf.float32) for v, stride in plan]
+        return tf.concat(parts, 0) if parts else tf.zeros((0,))
+    return fingerprint
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     """An image ready for the model: the picture to show and the exact model input."""
@@ -266,6 +286,11 @@ class Explainer:
         self._requested_layer = layer
         self._cache: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()  # the widget's worker threads share the cache
+        self._masked_scores: OrderedDict = OrderedDict()  # Score-CAM's masked passes, per (layer, image)
+        self.masked_pass_count = 0  # masked images run through the model by Score-CAM (tests count them)
+        self._weights_lock = threading.Lock()
+        self._fingerprint: bytes | None = None  # what the cached results were computed with
+        self._weights_version = 0
         self._functions: dict = {}
         self._pending: set = set()
         self._compile_queue: queue.SimpleQueue | None = None
@@ -633,6 +658,7 @@ class Explainer:
 
     def _features_z(self, prepared: list[PreparedImage], choice) -> tuple:
         """Activations (N,h,w,k) and scores (N,C) for prepared images, from cache where possible."""
+        self._sync_weights()
         found = {}
         with self._cache_lock:
             for p in prepared:
@@ -681,11 +707,57 @@ class Explainer:
         fc1 kernel were computed with the old weights); features are also evicted automatically,
         oldest first.
         """
+        with self._weights_lock:
+            self._forget_weight_results()
+            self._fingerprint = None  # the next call records the weights as they are now
+            self._weights_version += 1
+
+    def _forget_weight_results(self):
         with self._cache_lock:
             self._cache.clear()
+            self._masked_scores.clear()
         for key, pd in list(self._functions.items()):
             if key[0] == "pooled-dense" and pd is not None and pd.w_sum is not None:
                 pd.w_sum.assign(_summed_kernel(pd.dense, *pd.shape))
+
+    @property
+    def weights_version(self) -> int:
+        """A counter bumped each time the model's weights are seen to have changed (``model.fit``,
+        ``set_weights``, ``assign``); results computed under another version are out of date."""
+        self._require_setup()
+        return self._sync_weights()
+
+    def _sync_weights(self) -> int:
+        """Compare the weights' fingerprint with the one the caches were filled under; on a change,
+        forget everything derived from the old weights (features, Score-CAM passes, summed kernels)."""
+        with self._weights_lock:
+            current = self._read_fingerprint()
+            if self._fingerprint is None:
+                self._fingerprint = current
+            elif current != self._fingerprint:
+                self._forget_weight_results()
+                self._fingerprint = current
+                self._weights_version += 1
+            return self._weights_version
+
+    def _read_fingerprint(self) -> bytes:
+        key = ("weights-fingerprint", len(self._model.weights))
+        fn = self._functions.get(key)
+        if fn is None:  # not counted in trace_count: our own function, not a piece of the model
+            body = _fingerprint_body(self._model)
+            if self._compiled == "background":
+                if key not in self._pending:
+                    self._pending.add(key)
+                    self._compile_later(key, body, [])
+                fn = body
+            else:
+                fn = _compile(body, []) if self._compiled else body
+                self._functions[key] = fn
+        sample = np.asarray(fn())
+        optimizer = getattr(self._model, "optimizer", None)
+        iterations = getattr(optimizer, "iterations", None)
+        steps = b"" if iterations is None else np.asarray(iterations).tobytes()
+        return steps + sample.tobytes()
 
     # ---- public API ----------------------------------------------------------------------------
     def scores(self, image, *, layer=None) -> Scores:
@@ -754,6 +826,7 @@ class Explainer:
         prepared = self.prepare(image)
         if class_index is None:
             choice, m = self._choice(layer), get_method(method)
+            self._sync_weights()
             if (contrast is None and m.needs_gradients and not m.masked_passes
                     and (choice.name, prepared.key) not in self._cache):
                 # A new image and its top class: features, scores and map in one call, one head forward.
@@ -849,36 +922,60 @@ class Explainer:
         return results
 
     def _scorecam(self, prepared, a, classes, against, choice, progress, cancel) -> np.ndarray:
-        full_scores = self._full_scores_fn(choice)
+        """Score-CAM maps, one per row: the masked passes are run once per image (and kept, with the
+        features), and every class's score is read from the same passes."""
         k = int(a.shape[-1])
         m = k if self._scorecam_channels is None else min(k, self._scorecam_channels)
-        height, width = (int(d) for d in prepared[0].model_input.shape[:2])
-        total = len(prepared) * m
-        done = 0
-        maps = []
-        for i, (p, c, b) in enumerate(zip(prepared, classes, against)):
+        rows_of: dict = {}
+        for i, p in enumerate(prepared):
+            rows_of.setdefault(p.key, []).append(i)
+        with self._cache_lock:
+            known = {key: self._masked_scores.get((choice.name, key, m)) for key in rows_of}
+        todo = [key for key, entry in known.items() if entry is None]
+        counter = {"done": 0, "total": len(todo) * m}
+        maps: list = [None] * len(prepared)
+        for key, rows in rows_of.items():
+            i = rows[0]
             ai = a[i:i + 1]
-            variance = tf.math.reduce_variance(ai[0], axis=(0, 1))
-            channels = tf.sort(tf.math.top_k(variance, m).indices)
-            x = tf.constant(p.model_input[None])
-            channel_scores = []
-            for start in range(0, m, self._batch_size):
-                _check_cancel(cancel)
-                idx = channels[start:start + self._batch_size]
-                masks = tf.transpose(tf.gather(ai[0], idx, axis=-1), (2, 0, 1))[..., None]
-                masks = tf.image.resize(masks, (height, width), method="bilinear")
-                lo = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
-                hi = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
-                masks = tf.where(hi - lo > 0, (masks - lo) / tf.maximum(hi - lo, 1e-12), tf.zeros_like(masks))
-                s = full_scores(x * masks)
-                channel_scores.append(s[:, c] - (s[:, b] if b >= 0 else 0.0))
-                done += int(idx.shape[0])
-                if progress is not None:
-                    progress(done, total)
-            scores = tf.concat(channel_scores, axis=0)[None]
-            maps.append(METHODS["scorecam"].function(ai, scores, channels)[0].numpy())
+            if known[key] is None:
+                known[key] = self._masked_passes(prepared[i], ai, m, choice, progress, cancel, counter)
+                with self._cache_lock:
+                    self._masked_scores[(choice.name, key, m)] = known[key]
+                    while len(self._masked_scores) > self._cache_size:
+                        self._masked_scores.popitem(last=False)
+            channels, scores = known[key]
+            picked = tf.gather(scores, [classes[r] for r in rows], axis=1)                  # (m, rows)
+            other = tf.gather(scores, [max(against[r], 0) for r in rows], axis=1)
+            target = picked - tf.where(tf.constant([against[r] >= 0 for r in rows]), other, tf.zeros_like(other))
+            chosen = tf.repeat(ai, len(rows), axis=0)
+            result = METHODS["scorecam"].function(chosen, tf.transpose(target), channels).numpy()
+            for j, r in enumerate(rows):
+                maps[r] = result[j]
         return np.stack(maps)
 
+    def _masked_passes(self, p, ai, m, choice, progress, cancel, counter):
+        """The m highest-variance channels of one image's activations ``ai`` and the model's scores
+        (m, classes) of the image masked by each (upsampled, scaled to [0, 1]), in batches."""
+        full_scores = self._full_scores_fn(choice)
+        height, width = (int(d) for d in p.model_input.shape[:2])
+        variance = tf.math.reduce_variance(ai[0], axis=(0, 1))
+        channels = tf.sort(tf.math.top_k(variance, m).indices)
+        x = tf.constant(p.model_input[None])
+        rows = []
+        for start in range(0, m, self._batch_size):
+            _check_cancel(cancel)
+            idx = channels[start:start + self._batch_size]
+            masks = tf.transpose(tf.gather(ai[0], idx, axis=-1), (2, 0, 1))[..., None]
+            masks = tf.image.resize(masks, (height, width), method="bilinear")
+            lo = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
+            hi = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
+            masks = tf.where(hi - lo > 0, (masks - lo) / tf.maximum(hi - lo, 1e-12), tf.zeros_like(masks))
+            rows.append(full_scores(x * masks))
+            self.masked_pass_count += int(idx.shape[0])
+            counter["done"] += int(idx.shape[0])
+            if progress is not None:
+                progress(counter["done"], counter["total"])
+        return channels, tf.concat(rows, axis=0)
 
 def compute_cam(model, images, class_index=None, *, layer=None, method: str = "gradcam", preprocess=None,
                 normalize: bool = True, contrast=None) -> np.ndarray:
