@@ -49,6 +49,7 @@ export const COLORMAP_ORDER = ["jet", "viridis", "inferno", "turbo"];
  * @property {(name: string) => any} get
  * @property {(name: string, value: any) => void} set
  * @property {() => void} save_changes
+ * @property {(content: any) => void} [send]  a custom message to the kernel's on_msg handlers
  * @property {(name: string, callback: Function) => void} on
  * @property {(name: string, callback: Function) => void} off
  */
@@ -394,4 +395,19 @@ export function colormapNames(tables) {
   const names = Object.keys(tables ?? {});
   const known = COLORMAP_ORDER.filter((n) => names.includes(n));
   return known.concat(names.filter((n) => !COLORMAP_ORDER.includes(n)));
+}
+
+/** Longest class name drawn in full; longer ones are cut (the full name stays in title/aria-label). */
+export const NAME_LIMIT = 80;
+
+/**
+ * A name cut to `limit` characters (code points, so a surrogate pair is never split) with "…".
+ * @param {unknown} name
+ * @param {number} [limit]
+ */
+export function shortName(name, limit = NAME_LIMIT) {
+  const text = String(name ?? "");
+  if (text.length <= limit) return text;
+  const points = Array.from(text);
+  return points.length <= limit ? text : `${points.slice(0, limit - 1).join("")}…`;
 }
