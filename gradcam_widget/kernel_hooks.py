@@ -1,6 +1,7 @@
-"""What open widgets learn from the IPython kernel they live in: a cell ran (the model's weights may
-have changed: each widget checks and shows a stale indicator), and the kernel was interrupted (their
-background work stops at its next batch).
+"""What the package learns from the IPython kernel it runs in: a cell ran (the model's weights may
+have changed: each open widget checks and shows a stale indicator; between cells no user code runs,
+so explainers need not check again), and the kernel was interrupted (widgets' background work stops
+at its next batch).
 
 An interrupt while a cell runs raises KeyboardInterrupt in that cell; the ``post_run_cell`` event sees
 it. An interrupt while the kernel is idle is a SIGINT that ipykernel ignores (its idle handler is
@@ -19,20 +20,34 @@ import weakref
 
 _widgets: "weakref.WeakSet" = weakref.WeakSet()
 _state = {"events": None, "previous": None}
+_cells = {"started": 0, "running": False}
 
 #: What a widget's page says after its work was stopped by an interrupt.
 INTERRUPTED = "Stopped: the kernel was interrupted. Pick a class, method or layer to compute again."
 
 
+def install() -> None:
+    """Follow the cells of the IPython shell we run in, if any (once per shell)."""
+    shell = _shell()
+    if shell is None or _state["events"] is shell.events:
+        return
+    shell.events.register("pre_run_cell", _before_cell)
+    shell.events.register("post_run_cell", _after_cell)
+    _state["events"] = shell.events
+
+
+def quiet_epoch() -> int | None:
+    """The number of cells run so far while no cell is running (no user code can be changing the
+    model), else None (inside a cell, or outside IPython: anything may happen between two calls)."""
+    if _state["events"] is None or _cells["running"]:
+        return None
+    return _cells["started"]
+
+
 def watch(widget) -> None:
     """Have ``widget`` told about cells that ran and about interrupts (until it is closed)."""
     _widgets.add(widget)
-    shell = _shell()
-    if shell is None:
-        return
-    if _state["events"] is not shell.events:
-        shell.events.register("post_run_cell", _after_cell)
-        _state["events"] = shell.events
+    install()
     arm_interrupt()
 
 
@@ -64,7 +79,13 @@ def _on_idle_interrupt(signum, frame):
         previous(signum, frame)
 
 
+def _before_cell(info=None) -> None:
+    _cells["started"] += 1
+    _cells["running"] = True
+
+
 def _after_cell(result) -> None:
+    _cells["running"] = False
     if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
         stop_all()
     for widget in list(_widgets):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import threading
 import time
 import weakref
@@ -541,7 +542,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             self.trust = report
         if complete:
             return
-        name = self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}"
+        name = _sentence_name(self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}")
 
         def superseded() -> bool:
             return self._trust_generation != generation
@@ -718,6 +719,19 @@ def _check_from_page(widget, name: str, value):
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be true or false, got {_shown(value)}.")
     return value
+
+
+#: Right-to-left scripts and bidi controls: text holding them can reorder the words around it.
+_BIDI_SENSITIVE = re.compile("[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
+                             "\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
+def _sentence_name(name: str, limit: int = 80) -> str:
+    """A class name to put inside a sentence (the trust report's verdicts): cut to ``limit``
+    characters, and isolated (FSI ... PDI) when its text direction could reorder the sentence.
+    The same rule as isolatedName() in js/lib/maps.js."""
+    text = name if len(name) <= limit else name[:limit - 1] + "…"
+    return f"\u2068{text}\u2069" if _BIDI_SENSITIVE.search(text) else text
 
 
 def _shown(value, limit: int = 60) -> str:

@@ -199,3 +199,108 @@ def test_invalid_unicode_in_names_is_replaced_with_a_warning(widget):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GradCAMWidget(widget.explainer, random_image(seed=1), class_names=[f"c{i}" for i in range(6)], top_k=3)
+
+
+# ----------------------------------------------------------------------------- in a kernel
+class _Events:
+    def __init__(self):
+        self.callbacks = {}
+
+    def register(self, name, fn):
+        self.callbacks.setdefault(name, []).append(fn)
+
+
+class _Shell:
+    def __init__(self):
+        import signal
+
+        self.events = _Events()
+        self.kernel = type("Kernel", (), {"saved_sigint_handler": signal.SIG_IGN})()
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    from gradcam_widget import kernel_hooks
+
+    fake = _Shell()
+    monkeypatch.setattr(kernel_hooks, "_shell", lambda: fake)
+    monkeypatch.setattr(kernel_hooks, "_state", {"events": None, "previous": None})
+    monkeypatch.setattr(kernel_hooks, "_cells", {"started": 0, "running": False})
+    return fake
+
+
+def _run_cell(shell, code):
+    for fn in shell.events.callbacks["pre_run_cell"]:
+        fn(None)
+    error = None
+    try:
+        code()
+    except KeyboardInterrupt as err:
+        error = err
+    result = type("Result", (), {"error_in_exec": error})()
+    for fn in shell.events.callbacks["post_run_cell"]:
+        fn(result)
+
+
+def test_a_cell_that_trains_marks_the_widget_stale_and_calls_inside_cells_check(shell):
+    model = _model()
+    image = random_image(size=16, seed=5)
+    ex = Explainer(model, compiled=False)
+    w = GradCAMWidget(ex, image, top_k=3)
+    assert not w.stale
+    kernel = model.layers[-1].kernel
+
+    def set_and_explain():  # inside one cell: the explainer checks at every call
+        kernel.assign(np.asarray(kernel) * -2.0)
+        np.testing.assert_array_equal(ex.cam(image, 1).raw, Explainer(model, compiled=False).cam(image, 1).raw)
+
+    _run_cell(shell, set_and_explain)
+    assert w.stale                                   # checked after the cell
+    w.refresh()
+    assert not w.stale
+    _assert_shows_the_weights_of(w, model, image)
+    _run_cell(shell, lambda: None)                   # a cell that changes nothing
+    assert not w.stale
+
+
+def test_interrupts_stop_widget_work(shell):
+    import signal
+    from gradcam_widget import kernel_hooks
+
+    ex = _Gated(Explainer(gap_classifier(num_classes=6), scorecam_channels=None, batch_size=1, compiled=False))
+    w = GradCAMWidget(ex, random_image(seed=2), top_k=2)
+    assert shell.kernel.saved_sigint_handler is kernel_hooks._on_idle_interrupt  # the idle handler is ours
+    w.method = "scorecam"
+    worker = w._worker
+    kernel_hooks._on_idle_interrupt(signal.SIGINT, None)   # SIGINT while the kernel is idle
+    ex.gate.set()
+    worker.join(10)
+    assert not worker.is_alive() and "interrupted" in w.status["message"]
+    ex.gate.clear()
+    w.method = "gradcam"
+    w.method = "scorecam"
+    worker = w._worker
+
+    def interrupted_cell():
+        raise KeyboardInterrupt
+
+    _run_cell(shell, interrupted_cell)                     # an interrupt while a cell runs
+    ex.gate.set()
+    worker.join(10)
+    assert not worker.is_alive() and "interrupted" in w.status["message"]
+
+
+def test_topk_and_trust_strip_share_one_set_of_scorecam_passes():
+    ex = Explainer(gap_classifier(num_classes=6), scorecam_channels=6, batch_size=4, compiled=False)
+    w = GradCAMWidget(ex, random_image(seed=3), top_k=3)
+    w.method = "scorecam"                       # the top-3 and the selection: one set of passes
+    assert w.wait(60)
+    assert ex.masked_pass_count == 6
+    outside = [c for c in range(6) if c not in w._top_indices][0]
+    w.selected_class = outside                  # another class: read from the same passes
+    assert w.wait(60) and w.extra_map["class_index"] == outside
+    w.method = "gradcam"
+    w.open_trust_panel(scorecam=True)           # the strip's Score-CAM thumbnail: the same passes too
+    assert w.wait(120)
+    assert [s["label"] for s in w.trust["strip"]][-1] == "Score-CAM"
+    assert ex.masked_pass_count == 6

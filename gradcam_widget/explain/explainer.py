@@ -27,6 +27,8 @@ from .graph import FlatGraph, graph_of
 from .layers import LayerChoice, find_candidates, resolve_layer, score_source
 from .methods import METHODS, get_method
 from .results import CamMap, Scores, make_cam_map
+from . import weights as fingerprint
+from .. import kernel_hooks
 
 
 class Cancelled(Exception):
@@ -197,26 +199,6 @@ def _offset_scores(pd, scores_from, z, offset):
     return scores_from(pd.dense.activation(z + offset @ pd.w_sum))
 
 
-#: Elements read from each weight variable for the weights' fingerprint (evenly strided).
-FINGERPRINT_SAMPLE = 64
-
-
-def _fingerprint_body(model):
-    """() -> a strided sample of every weight variable, concatenated (float32): what the caches' results
-    were computed with. Training moves every trainable weight and set_weights()/assign() replace whole
-    variables, so a sample sees them; reading every weight (411 MB for VGG16's fc1) would cost more than
-    the class switch it protects. Variables have no public version counter to read instead."""
-    plan = []
-    for v in model.weights:
-        n = int(np.prod(v.shape)) if len(v.shape) else 1
-        plan.append((v, max(1, n // FINGERPRINT_SAMPLE)))
-
-    def fingerprint():
-        parts = [tf.cast(tf.reshape(tf.convert_to_tensor(v), [-1])[::stride], tf.float32) for v, stride in plan]
-        return tf.concat(parts, 0) if parts else tf.zeros((0,))
-    return fingerprint
-
-
 @dataclass(frozen=True)
 class PreparedImage:
     """An image ready for the model: the picture to show and the exact model input."""
@@ -290,6 +272,9 @@ class Explainer:
         self.masked_pass_count = 0  # masked images run through the model by Score-CAM (tests count them)
         self._weights_lock = threading.Lock()
         self._fingerprint: bytes | None = None  # what the cached results were computed with
+        self._checked = None  # (cells run, optimizer steps) at the last full check
+        self._weights_plan = None
+        kernel_hooks.install()
         self._weights_version = 0
         self._functions: dict = {}
         self._pending: set = set()
@@ -729,35 +714,37 @@ class Explainer:
 
     def _sync_weights(self) -> int:
         """Compare the weights' fingerprint with the one the caches were filled under; on a change,
-        forget everything derived from the old weights (features, Score-CAM passes, summed kernels)."""
+        forget everything derived from the old weights (features, Score-CAM passes, summed kernels).
+
+        In a notebook, between cells (clicks in a widget) no user code runs, so once the weights were
+        checked after a cell only the optimizer's step counter is read (a training thread)."""
         with self._weights_lock:
-            current = self._read_fingerprint()
+            epoch, steps = kernel_hooks.quiet_epoch(), fingerprint.optimizer_steps(self._model)
+            if epoch is not None and self._checked == (epoch, steps) and self._fingerprint is not None:
+                return self._weights_version
+            current = steps + self._weights_sample()
             if self._fingerprint is None:
                 self._fingerprint = current
             elif current != self._fingerprint:
                 self._forget_weight_results()
                 self._fingerprint = current
                 self._weights_version += 1
+            self._checked = (epoch, steps)
             return self._weights_version
 
-    def _read_fingerprint(self) -> bytes:
-        key = ("weights-fingerprint", len(self._model.weights))
-        fn = self._functions.get(key)
-        if fn is None:  # not counted in trace_count: our own function, not a piece of the model
-            body = _fingerprint_body(self._model)
-            if self._compiled == "background":
-                if key not in self._pending:
-                    self._pending.add(key)
-                    self._compile_later(key, body, [])
-                fn = body
-            else:
-                fn = _compile(body, []) if self._compiled else body
-                self._functions[key] = fn
-        sample = np.asarray(fn())
-        optimizer = getattr(self._model, "optimizer", None)
-        iterations = getattr(optimizer, "iterations", None)
-        steps = b"" if iterations is None else np.asarray(iterations).tobytes()
-        return steps + sample.tobytes()
+    def _weights_sample(self) -> bytes:
+        key = ("weights-fingerprint",)
+        traced = self._functions.get(key)
+        if traced is not None:
+            return np.asarray(traced()).tobytes()
+        if self._weights_plan is None:  # model.weights walks every layer: once
+            self._weights_plan = fingerprint.sample_plan(self._model)
+        plan = self._weights_plan
+        if self._compiled and key not in self._pending:  # not counted in trace_count: not the model's code
+            self._pending.add(key)
+            self._compile_later(key, fingerprint.traced_sample(plan), [])
+            self._start_compiling()
+        return fingerprint.eager_sample(plan).tobytes()
 
     # ---- public API ----------------------------------------------------------------------------
     def scores(self, image, *, layer=None) -> Scores:

@@ -411,3 +411,17 @@ export function shortName(name, limit = NAME_LIMIT) {
   const points = Array.from(text);
   return points.length <= limit ? text : `${points.slice(0, limit - 1).join("")}…`;
 }
+
+/** Characters that can reorder text around them: right-to-left scripts and bidi controls. */
+const BIDI_SENSITIVE = /[\u0590-\u08FF\u200E\u200F\u202A-\u202E\u2066-\u2069\uFB1D-\uFDFF\uFE70-\uFEFF\u{10800}-\u{10FFF}\u{1E800}-\u{1EFFF}]/u;
+
+/**
+ * Text meant to sit inside a sentence, cut to `limit` characters and, when it holds right-to-left
+ * text or bidi controls, isolated (FSI ... PDI) so it cannot reorder the words around it.
+ * @param {unknown} name
+ * @param {number} [limit]
+ */
+export function isolatedName(name, limit = NAME_LIMIT) {
+  const text = shortName(name, limit);
+  return BIDI_SENSITIVE.test(text) ? `\u2068${text}\u2069` : text;
+}
