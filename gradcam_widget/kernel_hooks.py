@@ -18,7 +18,7 @@ import sys
 import threading
 import weakref
 
-_widgets: "weakref.WeakSet" = weakref.WeakSet()
+_widgets: weakref.WeakSet = weakref.WeakSet()
 _state = {"events": None, "previous": None}
 _cells = {"started": 0, "running": False}
 

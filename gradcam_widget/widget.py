@@ -13,7 +13,6 @@ import io
 import re
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from pathlib import Path
 
@@ -186,6 +185,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._trust_generation = 0    # the same for the trust panel's worker
         self._trust_worker: threading.Thread | None = None
         self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # (class, method, layer) -> finished sections
+        self._stop_reasons: dict = {}  # (worker, generation) -> why its work was stopped (interrupt)
 
         selected = self._top_indices[0]
         cams = explainer.cams(self._input, self._top_indices, method=method, layer=layer)  # one pass
@@ -211,7 +211,6 @@ class GradCAMWidget(anywidget.AnyWidget):
             **kwargs,
         )
         self._ready = True
-        self._stop_reasons: dict = {}  # generation -> why its work was stopped (interrupt, close)
         self.on_msg(_on_page_message)
         kernel_hooks.watch(self)
 
@@ -342,8 +341,8 @@ class GradCAMWidget(anywidget.AnyWidget):
             refused.extend((name, _error_message(err)) for name in accepted)
         if refused:
             self.send_state([name for name, _ in refused])
-            self.notice = " ".join(why if name not in PAGE_TRAITS else f"Kept {name} = {_shown(getattr(self, name))}: {why}"
-                                   for name, why in refused)
+            self.notice = " ".join(f"Kept {name} = {_shown(getattr(self, name))}: {why}" if name in PAGE_TRAITS
+                                   else why for name, why in refused)
         elif accepted and self.notice:
             self.notice = ""
 
@@ -694,6 +693,8 @@ def _check_from_page(widget, name: str, value):
     """The value the page sent for ``name``, checked as a Python assignment would be, or a
     ValueError/TypeError saying why it is refused (see GradCAMWidget.set_state)."""
     if name not in PAGE_TRAITS:
+        if name not in GradCAMWidget.class_own_traits(sync=True):
+            return value  # ipywidgets'/anywidget's own traits (layout, ...): theirs to check
         raise ValueError(f"{_shown(name, 40)} is computed by the kernel; the page cannot set it.")
     if name == "selected_class":
         n = len(widget.class_names)

@@ -3,12 +3,12 @@ recomputes, and Score-CAM runs its masked passes once per (image, layer) for eve
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-import keras
+from engine_models import gap_classifier, random_image
 
 from gradcam_widget import Explainer
-from engine_models import gap_classifier, random_image
 
 
 def _flatten_dense(seed=0):

@@ -8,15 +8,15 @@ import threading
 import time
 import warnings
 
+import keras
 import numpy as np
 import pytest
 import traitlets
-import keras
+from engine_models import gap_classifier, random_image
+from test_widget_state import FakeComm, _decode
 
 from gradcam_widget import Explainer
 from gradcam_widget.widget import GradCAMWidget, top_classes
-from engine_models import gap_classifier, random_image
-from test_widget_state import FakeComm, _decode
 
 
 def _model(seed=0):
@@ -64,13 +64,13 @@ def trained():
 
 
 def test_the_next_class_switch_after_training_shows_the_new_weights(trained):
-    model, image, ex, w, old_maps = trained
+    model, image, _, w, old_maps = trained
     assert w.check_weights() and w.stale            # what the page shows is out of date
     w.selected_class = w._top_indices[1]
     assert not w.stale
     assert [bytes(m["raw"]) for m in w.maps] != old_maps
     _assert_shows_the_weights_of(w, model, image)
-    outside = [c for c in range(6) if c not in w._top_indices][0]
+    outside = next(c for c in range(6) if c not in w._top_indices)
     w.selected_class = outside
     np.testing.assert_array_equal(_decode(w.extra_map), Explainer(model, compiled=False).cam(image, outside).raw)
 
@@ -84,7 +84,7 @@ def test_refresh_and_a_new_widget_show_the_new_weights(trained):
 
 
 def test_refresh_from_the_page(trained):
-    model, image, ex, w, _ = trained
+    model, image, _, w, _ = trained
     w.check_weights()
     w._handle_custom_msg({"type": "refresh"}, [])
     assert not w.stale
@@ -117,7 +117,7 @@ def test_a_refused_page_value_is_answered_with_the_kernel_value(widget, name, va
         assert answers[-1][name] == before
     assert name in widget.notice and len(widget.notice) < 400
     # the next valid value from the page works and clears the notice
-    k = [c for c in widget._top_indices if c != widget.selected_class][0]
+    k = next(c for c in widget._top_indices if c != widget.selected_class)
     widget.set_state({"selected_class": k})
     assert widget.selected_class == k and widget.notice == ""
     assert widget.status["state"] == "ready"
@@ -265,6 +265,7 @@ def test_a_cell_that_trains_marks_the_widget_stale_and_calls_inside_cells_check(
 
 def test_interrupts_stop_widget_work(shell):
     import signal
+
     from gradcam_widget import kernel_hooks
 
     ex = _Gated(Explainer(gap_classifier(num_classes=6), scorecam_channels=None, batch_size=1, compiled=False))
@@ -296,7 +297,7 @@ def test_topk_and_trust_strip_share_one_set_of_scorecam_passes():
     w.method = "scorecam"                       # the top-3 and the selection: one set of passes
     assert w.wait(60)
     assert ex.masked_pass_count == 6
-    outside = [c for c in range(6) if c not in w._top_indices][0]
+    outside = next(c for c in range(6) if c not in w._top_indices)
     w.selected_class = outside                  # another class: read from the same passes
     assert w.wait(60) and w.extra_map["class_index"] == outside
     w.method = "gradcam"

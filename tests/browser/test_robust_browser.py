@@ -4,6 +4,7 @@ interrupt during Score-CAM (progress shown, work stopped), and odd class names."
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import pytest
@@ -111,7 +112,7 @@ def _refuse_each_value(nb):
     notice = tid(nb, "gcw-notice")
     for name, value in REFUSED:
         kernel_value = nb.kernel.eval(f"w.{name}")
-        if value != value:
+        if isinstance(value, float) and math.isnan(value):
             nb.page.evaluate("() => {" + PAGE_MODEL + "model.set('selected_class', NaN); model.save_changes(); }")
         else:
             nb.page.evaluate(SET_FROM_PAGE, [name, value])
