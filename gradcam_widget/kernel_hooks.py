@@ -27,9 +27,10 @@ INTERRUPTED = "Stopped: the kernel was interrupted. Pick a class, method or laye
 
 
 def install() -> None:
-    """Follow the cells of the IPython shell we run in, if any (once per shell)."""
+    """Follow the cells of the IPython kernel we run in, if any (once per shell). A bare IPython shell
+    without a kernel (a test, a script) runs code outside cells too, so it is not followed."""
     shell = _shell()
-    if shell is None or _state["events"] is shell.events:
+    if shell is None or getattr(shell, "kernel", None) is None or _state["events"] is shell.events:
         return
     shell.events.register("pre_run_cell", _before_cell)
     shell.events.register("post_run_cell", _after_cell)

@@ -264,7 +264,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         The widget also does this by itself at the next class, method or layer change."""
         self._generation += 1
         self._trust_generation += 1
-        self._weights_version = self._explainer.weights_version
+        self._weights_version = self._explainer.check_weights()
         self._cache = _LRU(CACHE_SIZE)
         self._trust_done = _LRU(TRUST_CACHE_SIZE)
         self._topk_cams, self._topk_key = {}, None

@@ -712,7 +712,14 @@ class Explainer:
         self._require_setup()
         return self._sync_weights()
 
-    def _sync_weights(self) -> int:
+    def check_weights(self) -> int:
+        """Read the weights' fingerprint now and return :attr:`weights_version`. In a notebook, calls
+        made between cells trust the check made after the last cell (plus the optimizer's step
+        counter); call this after code outside a cell (a widget callback) changed weights by hand."""
+        self._require_setup()
+        return self._sync_weights(full=True)
+
+    def _sync_weights(self, full: bool = False) -> int:
         """Compare the weights' fingerprint with the one the caches were filled under; on a change,
         forget everything derived from the old weights (features, Score-CAM passes, summed kernels).
 
@@ -720,7 +727,7 @@ class Explainer:
         checked after a cell only the optimizer's step counter is read (a training thread)."""
         with self._weights_lock:
             epoch, steps = kernel_hooks.quiet_epoch(), fingerprint.optimizer_steps(self._model)
-            if epoch is not None and self._checked == (epoch, steps) and self._fingerprint is not None:
+            if not full and epoch is not None and self._checked == (epoch, steps) and self._fingerprint is not None:
                 return self._weights_version
             current = steps + self._weights_sample()
             if self._fingerprint is None:
