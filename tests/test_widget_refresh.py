@@ -261,6 +261,9 @@ def test_a_cell_that_trains_marks_the_widget_stale_and_calls_inside_cells_check(
     _assert_shows_the_weights_of(w, model, image)
     _run_cell(shell, lambda: None)                   # a cell that changes nothing
     assert not w.stale
+    kernel.assign(np.asarray(kernel) * 0.5)          # outside a cell (a widget callback), by hand
+    w.refresh()                                      # reads the weights whatever ran
+    _assert_shows_the_weights_of(w, model, image)
 
 
 def test_interrupts_stop_widget_work(shell):
