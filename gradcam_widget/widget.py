@@ -299,8 +299,9 @@ class GradCAMWidget(anywidget.AnyWidget):
     def close(self):
         """Close the widget; its background work stops at its next batch."""
         kernel_hooks.unwatch(self)
-        self._generation += 1
-        self._trust_generation += 1
+        if hasattr(self, "_trust_generation"):  # not when construction failed (then __del__ closes)
+            self._generation += 1
+            self._trust_generation += 1
         super().close()
 
     @property
