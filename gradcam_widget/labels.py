@@ -70,7 +70,7 @@ def class_names_for(num_classes: int, class_names=None) -> list[str]:
         raise TypeError(f"class_names must be a list of names, one per class, not a single string "
                         f"({class_names!r}).")
     if isinstance(class_names, Mapping):
-        return _from_mapping(class_names, num_classes)
+        return valid_unicode(_from_mapping(class_names, num_classes))
     try:
         names = [str(n) for n in class_names]
     except TypeError:
@@ -78,4 +78,31 @@ def class_names_for(num_classes: int, class_names=None) -> list[str]:
     if len(names) != num_classes:
         raise ValueError(f"class_names has {len(names)} names but the model has {num_classes} classes. "
                          f"Pass one name per model output, in output order.")
-    return names
+    return valid_unicode(names)
+
+
+def valid_unicode(names: list[str]) -> list[str]:
+    """The names with invalid Unicode (lone surrogates, e.g. from bytes decoded with
+    ``surrogateescape``) replaced by U+FFFD, with a warning naming them: such text cannot be sent to
+    the browser or written to a notebook."""
+    bad = [i for i, name in enumerate(names) if not _encodes(name)]
+    if not bad:
+        return names
+    import warnings
+
+    shown = ", ".join(f"class_names[{i}]" for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    warnings.warn(f"{shown} contain{'s' if len(bad) == 1 else ''} invalid Unicode (a lone surrogate), "
+                  f"shown as \ufffd (U+FFFD). Decode the names as UTF-8 text before passing class_names.",
+                  UserWarning, stacklevel=3)
+    cleaned = list(names)
+    for i in bad:
+        cleaned[i] = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in names[i])
+    return cleaned
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

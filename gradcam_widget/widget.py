@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -19,7 +20,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from . import colormaps, static_view
+from . import colormaps, kernel_hooks, static_view
 from .frontend import front_end_source
 from . import trust as trust_report
 from . import images as imgs
@@ -142,6 +143,8 @@ class GradCAMWidget(anywidget.AnyWidget):
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
+    stale = traitlets.Bool(False).tag(sync=True)      # the maps shown were computed for earlier weights
+    notice = traitlets.Unicode("").tag(sync=True)     # why the kernel refused a value the page sent
     colormap_tables = traitlets.Dict().tag(sync=True)
     diverging_table = traitlets.Bytes(b"").tag(sync=True)
     trust = traitlets.Dict().tag(sync=True)
@@ -185,6 +188,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         if display_image is not None:  # the user's own picture of what they pass preprocessed
             shown, note = imgs.display(display_image, hint=False)
         self._display = np.ascontiguousarray(cap_size(shown))
+        self._weights_version = explainer.weights_version
         scores = explainer.scores(self._input)
         top = top_classes(scores.probabilities, scores.logits, names, int(top_k))
         self._top_indices = [t["index"] for t in top]
@@ -197,6 +201,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._trust_generation = 0    # the same for the trust panel's worker
         self._trust_worker: threading.Thread | None = None
         self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # (class, method, layer) -> finished sections
+        self._stop_reasons: dict = {}  # (worker, generation) -> why its work was stopped (interrupt)
 
         selected = self._top_indices[0]
         cams = self._engine_cams(self._top_indices, method, layer)  # one pass
@@ -224,6 +229,8 @@ class GradCAMWidget(anywidget.AnyWidget):
             **kwargs,
         )
         self._ready = True
+        self.on_msg(_on_page_message)
+        kernel_hooks.watch(self)
 
     # ----------------------------------------------------------------- public Python API
     @property
@@ -270,6 +277,52 @@ class GradCAMWidget(anywidget.AnyWidget):
                 self.trust_scorecam = bool(scorecam)
             self.trust_open = True
 
+    def refresh(self) -> None:
+        """Recompute everything on screen with the model's current weights (after ``model.fit``,
+        ``set_weights``...): top classes, their maps, the selection's map and an open trust report.
+        The widget also does this by itself at the next class, method or layer change."""
+        self._generation += 1
+        self._trust_generation += 1
+        self._weights_version = self._explainer.check_weights()
+        self._cache = _LRU(CACHE_SIZE)
+        self._trust_done = _LRU(TRUST_CACHE_SIZE)
+        self._topk_cams, self._topk_key = {}, None
+        scores = self._explainer.scores(self._input)
+        top = top_classes(scores.probabilities, scores.logits, list(self.class_names), len(self._top_indices))
+        self._top_indices = [t["index"] for t in top]
+        with self.hold_sync():
+            self.top_classes = top
+            self.stale = False
+        self._refresh()
+        if self.trust_open:
+            self._start_trust()
+
+    def check_weights(self) -> bool:
+        """True (and the page says so) when the model's weights changed since the maps on screen were
+        computed. Run after every notebook cell for each open widget."""
+        changed = self._explainer.weights_version != self._weights_version
+        if changed and not self.stale:
+            self.stale = True
+        return changed
+
+    def stop_work(self, reason: str = kernel_hooks.INTERRUPTED) -> None:
+        """Stop background work (a slow method, the trust report) at its next batch; the page shows
+        ``reason`` in place of what was being computed. Called on a kernel interrupt."""
+        if self._worker is not None and self._worker.is_alive():
+            self._stop_reasons[("map", self._generation)] = reason
+        if self._trust_worker is not None and self._trust_worker.is_alive():
+            self._stop_reasons[("trust", self._trust_generation)] = reason
+        self._generation += 1
+        self._trust_generation += 1
+
+    def close(self):
+        """Close the widget; its background work stops at its next batch."""
+        kernel_hooks.unwatch(self)
+        if hasattr(self, "_trust_generation"):  # not when construction failed (then __del__ closes)
+            self._generation += 1
+            self._trust_generation += 1
+        super().close()
+
     @property
     def heatmap(self) -> np.ndarray:
         """Normalised map (float32, h x w, in [0, 1]) of the selected class; computed if needed."""
@@ -301,6 +354,31 @@ class GradCAMWidget(anywidget.AnyWidget):
         return save_html(path, self, title=title)
 
     # ----------------------------------------------------------------- validation
+    def set_state(self, sync_data):
+        """State sent by the page (ipywidgets calls this for every message from the front end).
+
+        Each value is checked first: an accepted one is applied as usual; a rejected one is answered
+        with the kernel's own value, so the page snaps back, and ``notice`` says why. Raising here
+        would only print a traceback in JupyterLab's log console and leave the page disagreeing.
+        Python-side assignments do not come through here and keep raising ``TraitError``."""
+        accepted, refused = {}, []
+        for name, value in sync_data.items():
+            try:
+                accepted[name] = _check_from_page(self, name, value)
+            except (TypeError, ValueError) as err:
+                refused.append((name, str(err)))
+        try:
+            if accepted:
+                super().set_state(accepted)
+        except Exception as err:  # noqa: BLE001 - a check above missed something: answer, never raise
+            refused.extend((name, _error_message(err)) for name in accepted)
+        if refused:
+            self.send_state([name for name, _ in refused])
+            self.notice = " ".join(f"Kept {name} = {_shown(getattr(self, name))}: {why}" if name in PAGE_TRAITS
+                                   else why for name, why in refused)
+        elif accepted and self.notice:
+            self.notice = ""
+
     @traitlets.validate("selected_class")
     def _valid_class(self, proposal):
         value = proposal["value"]
@@ -365,6 +443,8 @@ class GradCAMWidget(anywidget.AnyWidget):
     def _cam_for(self, k: int, method: str, layer: str, **hooks):
         """The CamMap of one class: from the top-k maps, the cache, or one engine call (``hooks``:
         progress/cancel for slow methods). Also the trust panel's source of maps."""
+        if self.check_weights():  # the maps kept here are for earlier weights: ask the engine
+            return self._explainer.cam(self._input, k, method=method, layer=layer, **hooks)
         if self._topk_key == (method, layer) and k in self._topk_cams:
             return self._topk_cams[k]
         cam = self._cache.get_fresh((k, method, layer))
@@ -402,6 +482,9 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     def _show(self, k: int) -> None:
         """Answer a selection: bookkeeping for a top-k class, else one map sent as ``extra_map``."""
+        if self._explainer.weights_version != self._weights_version:
+            self.refresh()  # new weights: every map on screen is recomputed, not only this one
+            return
         self._generation += 1
         method, layer = self.method, self.layer
         if self._topk_key != (method, layer):  # a failed method/layer change: retry the batch
@@ -486,6 +569,9 @@ class GradCAMWidget(anywidget.AnyWidget):
             try:
                 result = work(progress=progress, cancel=superseded)
             except Cancelled:
+                reason = self._stop_reasons.pop(("map", generation), None)
+                if reason is not None:
+                    self.status = _status("error", reason, k, method, layer)
                 return
             except Exception as err:  # noqa: BLE001
                 if not superseded():
@@ -496,6 +582,7 @@ class GradCAMWidget(anywidget.AnyWidget):
 
         self._worker = threading.Thread(target=run, name="gradcam-widget-worker", daemon=True)
         self._worker.start()
+        kernel_hooks.arm_interrupt()
 
     # ----------------------------------------------------------------- trust panel
     def _start_trust(self) -> None:
@@ -516,7 +603,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             self.trust = report
         if complete:
             return
-        name = self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}"
+        name = _sentence_name(self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}")
 
         def superseded() -> bool:
             return self._trust_generation != generation
@@ -550,6 +637,9 @@ class GradCAMWidget(anywidget.AnyWidget):
                         done[section] = value
                     publish("computing", "")
             except Cancelled:
+                reason = self._stop_reasons.pop(("trust", generation), None)
+                if reason is not None:
+                    self.trust = {**self.trust, "state": "error", "message": reason}
                 return
             except Exception as err:  # noqa: BLE001 - shown in the panel; the widget stays usable
                 self._last_error = err
@@ -559,6 +649,7 @@ class GradCAMWidget(anywidget.AnyWidget):
 
         self._trust_worker = threading.Thread(target=run, name="gradcam-widget-trust", daemon=True)
         self._trust_worker.start()
+        kernel_hooks.arm_interrupt()
 
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
@@ -666,6 +757,71 @@ def _check_opacity(value) -> None:
         ok = False
     if not ok:
         raise ValueError(f"opacity must be a number in [0, 1], got {value!r}.")
+
+
+#: Traits the page may set; the kernel computes every other one (a page setting those is refused).
+PAGE_TRAITS = ("selected_class", "method", "layer", "colormap", "opacity", "trust_open", "trust_scorecam")
+
+
+def _check_from_page(widget, name: str, value):
+    """The value the page sent for ``name``, checked as a Python assignment would be, or a
+    ValueError/TypeError saying why it is refused (see GradCAMWidget.set_state)."""
+    if name not in PAGE_TRAITS:
+        if name not in GradCAMWidget.class_own_traits(sync=True):
+            return value  # ipywidgets'/anywidget's own traits (layout, ...): theirs to check
+        raise ValueError(f"{_shown(name, 40)} is computed by the kernel; the page cannot set it.")
+    if name == "selected_class":
+        n = len(widget.class_names)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"a class index must be a whole number 0..{n - 1}, got {_shown(value)}.")
+        if not 0 <= value < n:
+            raise ValueError(f"class {_shown(value)} is out of range: the model has {n} classes (0..{n - 1}).")
+        return value
+    if name in ("method", "layer"):
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{name} must be a name from the menu, got {_shown(value)}.")
+        return value
+    if name == "colormap":
+        if not isinstance(value, str) or value not in colormaps.COLORMAPS:
+            raise ValueError(f"unknown colormap {_shown(value)}; use one of: {', '.join(colormaps.COLORMAPS)}.")
+        return value
+    if name == "opacity":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"opacity must be a number in [0, 1], got {_shown(value)}.")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"opacity must be a number in [0, 1], got {_shown(value)}.")
+        return float(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, got {_shown(value)}.")
+    return value
+
+
+#: Right-to-left scripts and bidi controls: text holding them can reorder the words around it.
+_BIDI_SENSITIVE = re.compile("[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
+                             "\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
+def _sentence_name(name: str, limit: int = 80) -> str:
+    """A class name to put inside a sentence (the trust report's verdicts): cut to ``limit``
+    characters, and isolated (FSI ... PDI) when its text direction could reorder the sentence.
+    The same rule as isolatedName() in js/lib/maps.js."""
+    text = name if len(name) <= limit else name[:limit - 1] + "…"
+    return f"\u2068{text}\u2069" if _BIDI_SENSITIVE.search(text) else text
+
+
+def _shown(value, limit: int = 60) -> str:
+    """repr() of a value for a message, cut to ``limit`` characters (the page may send anything)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _on_page_message(widget, content, buffers) -> None:
+    """Custom messages from the page: ``{"type": "refresh"}`` (the stale indicator's button)."""
+    if isinstance(content, dict) and content.get("type") == "refresh":
+        try:
+            widget.refresh()
+        except Exception as err:  # noqa: BLE001 - shown in place of the map, never a traceback in the log
+            widget._fail(err, widget.selected_class, widget.method, widget.layer)
 
 
 def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, layer: str | None = None,

@@ -24,6 +24,7 @@ import {
   mapKey,
   parseMapEntry,
   pixelAt,
+  shortName,
   statusMatches,
   upsampleBilinear,
 } from "./lib/maps.js";
@@ -64,13 +65,23 @@ function buildDom() {
   colorbarLabels.append(colorbarMin, colorbarMax);
   const colorbarBox = element("div", "gcw-colorbar-box");
   colorbarBox.append(colorbar, colorbarLabels);
+  // Shown while the maps on screen were computed for weights the model no longer has.
+  const stale = element("div", "gcw-stale", { "data-testid": "gcw-stale", role: "status" });
+  const staleText = element("span", "gcw-stale-text", {},
+    "Out of date: the model's weights changed after these maps were computed.");
+  const refresh = element("button", "gcw-stale-refresh", { "data-testid": "gcw-refresh", type: "button" }, "Refresh");
+  stale.append(staleText, refresh);
+  stale.hidden = true;
+  const picture = element("div", "gcw-picture");
   // How the picture was derived from values outside [0, 1] / [0, 255] (kernel text, shown as text).
   const note = element("div", "gcw-image-note", { "data-testid": "gcw-image-note" });
-  const picture = element("div", "gcw-picture");
-  picture.append(stage, note, readout, colorbarBox);
+  picture.append(stale, stage, note, readout, colorbarBox);
 
   const classList = element("div", "gcw-classes", { role: "listbox", "aria-label": "Top classes" });
-  const selected = element("div", "gcw-selected");
+  const selected = element("div", "gcw-selected", { "data-testid": "gcw-selected" });
+  // Why the kernel refused a value this page sent (the control shows the kernel's value again).
+  const notice = element("div", "gcw-notice", { "data-testid": "gcw-notice", role: "status", "aria-live": "polite" });
+  notice.hidden = true;
   const search = /** @type {HTMLInputElement} */ (
     element("input", "gcw-search", {
       "data-testid": "gcw-search",
@@ -103,6 +114,7 @@ function buildDom() {
     element("div", "gcw-heading", {}, "Top classes"),
     classList,
     selected,
+    notice,
     searchBox,
     labelled("Method", method),
     labelled("Layer", layer),
@@ -110,11 +122,25 @@ function buildDom() {
     labelled("Opacity", opacityRow),
   );
   root.append(picture, controls);
-  for (const control of [search, method, layer, colormap, opacity]) suppressNotebookShortcuts(control);
+  for (const control of [search, method, layer, colormap, opacity, refresh]) suppressNotebookShortcuts(control);
   return {
-    root, picture, stage, image, overlay, status, note, readout, colorbar, colorbarMax,
+    root, picture, stage, image, overlay, status, note, readout, colorbar, colorbarMax, stale, refresh, notice,
     classList, selected, search, results, method, layer, colormap, opacity, opacityValue, controls,
   };
+}
+
+/**
+ * A class name as its own bidirectional island (<bdi>: right-to-left text or override characters in
+ * a name cannot reorder the labels around it), cut to NAME_LIMIT characters with the full name in
+ * its title.
+ * @param {string} className
+ * @param {unknown} name
+ */
+function nameElement(className, name) {
+  const full = String(name ?? "");
+  const node = element("bdi", className, {}, shortName(full));
+  if (node.textContent !== full) node.title = full;
+  return node;
 }
 
 /** Numbers each view, so element ids stay unique when a model is shown twice. */
@@ -258,7 +284,20 @@ function createView(model, el) {
     const state = error !== null ? "error" : status.state === "computing" ? "computing" : "ready";
     dom.status.dataset.state = state;
     dom.root.dataset.state = state;
-    dom.status.textContent = state === "error" ? error : state === "computing" ? "computing…" : "";
+    // While computing, the kernel's progress ("scorecam: 32/64 masked passes") when it sent one.
+    const progress = state === "computing" && status.message ? String(status.message) : "computing…";
+    dom.status.textContent = state === "error" ? error : state === "computing" ? progress : "";
+  }
+
+  function renderStale() {
+    dom.stale.hidden = !model.get("stale");
+    dom.root.dataset.stale = String(Boolean(model.get("stale")));
+  }
+
+  function renderNotice() {
+    const text = String(model.get("notice") ?? "");
+    dom.notice.textContent = text;
+    dom.notice.hidden = text === "";
   }
 
   // --- image -----------------------------------------------------------------------------------
@@ -371,7 +410,8 @@ function createView(model, el) {
     const bar = element("span", "gcw-bar", { "aria-hidden": "true" });
     bar.append(fill);
     const label = element("span", "gcw-class-label", { title: `${name} (#${index})` });
-    label.append(element("span", "gcw-class-name", {}, String(name)), element("span", "gcw-class-index", {}, `#${index}`));
+    option.setAttribute("aria-label", `${name} (#${index})`);
+    label.append(nameElement("gcw-class-name", name), element("span", "gcw-class-index", {}, `#${index}`));
     option.append(
       label,
       bar,
@@ -394,8 +434,9 @@ function createView(model, el) {
 
   function renderSelectedLabel() {
     const index = Number(model.get("selected_class"));
-    const name = asArray(model.get("class_names"))[index];
-    dom.selected.textContent = `Showing: ${name ?? `class ${index}`} (#${index})`;
+    const name = asArray(model.get("class_names"))[index] ?? `class ${index}`;
+    dom.selected.replaceChildren("Showing: ", nameElement("gcw-selected-name", name), ` (#${index})`);
+    dom.selected.title = `${name} (#${index})`;
   }
 
   /** @param {MouseEvent} event */
@@ -438,7 +479,7 @@ function createView(model, el) {
           "data-index": String(match.index),
           "data-position": String(i),
         });
-        item.append(element("span", "gcw-result-name", {}, match.name), element("span", "gcw-class-index", {}, `#${match.index}`));
+        item.append(nameElement("gcw-result-name", match.name), element("span", "gcw-class-index", {}, `#${match.index}`));
         return item;
       }),
     );
@@ -575,6 +616,8 @@ function createView(model, el) {
     scheduleUpdate();
   });
   onModel("change:status", scheduleUpdate);
+  onModel("change:stale", renderStale);
+  onModel("change:notice", renderNotice);
   onModel("change:top_classes", renderClassList);
   onModel("change:class_names", () => {
     renderClassList();
@@ -603,6 +646,7 @@ function createView(model, el) {
   onDom(dom.layer, "change", sendSelect("layer", dom.layer));
   onDom(dom.colormap, "change", sendSelect("colormap", dom.colormap));
   onDom(dom.opacity, "input", onOpacityInput);
+  onDom(dom.refresh, "click", () => model.send?.({ type: "refresh" }));
 
   // The trust panel (its own section below): a button in the controls, the panel under both columns.
   const trust = createTrustSection({
@@ -617,6 +661,8 @@ function createView(model, el) {
   renderLayers();
   renderClassList();
   renderNote();
+  renderStale();
+  renderNotice();
   renderImage(); // also ingests maps and schedules the first draw
 
   return () => {

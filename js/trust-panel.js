@@ -7,6 +7,7 @@ import {
   decodeBytes,
   decodeFloat32,
   parseMapEntry,
+  isolatedName,
   upsampleBilinear,
 } from "./lib/maps.js";
 
@@ -126,7 +127,7 @@ export function trustPanelState(trust, selection) {
  */
 export function describeTarget(names, classIndex, method, layer) {
   const name = classIndex >= 0 && classIndex < names.length ? String(names[classIndex]) : `class ${classIndex}`;
-  const parts = [`${name} (#${classIndex})`, methodLabel(method)];
+  const parts = [`${isolatedName(name)} (#${classIndex})`, methodLabel(method)];
   if (layer) parts.push(String(layer));
   return parts.join(" · ");
 }

@@ -27,6 +27,8 @@ from .graph import FlatGraph, graph_of
 from .layers import LayerChoice, find_candidates, resolve_layer, score_source
 from .methods import METHODS, get_method
 from .results import CamMap, Scores, make_cam_map
+from . import weights as fingerprint
+from .. import kernel_hooks
 
 
 class Cancelled(Exception):
@@ -294,6 +296,14 @@ class Explainer:
         self._requested_layer = layer
         self._cache: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()  # the widget's worker threads share the cache
+        self._masked_scores: OrderedDict = OrderedDict()  # Score-CAM's masked passes, per (layer, image)
+        self.masked_pass_count = 0  # masked images run through the model by Score-CAM (tests count them)
+        self._weights_lock = threading.Lock()
+        self._fingerprint: bytes | None = None  # what the cached results were computed with
+        self._checked = None  # (cells run, optimizer steps) at the last full check
+        self._weights_plan = None
+        kernel_hooks.install()
+        self._weights_version = 0
         self._functions: dict = {}
         self._pending: set = set()
         self._compile_queue: queue.SimpleQueue | None = None
@@ -671,6 +681,7 @@ class Explainer:
 
     def _features_z(self, prepared: list[PreparedImage], choice) -> tuple:
         """Activations (N,h,w,k) and scores (N,C) for prepared images, from cache where possible."""
+        self._sync_weights()
         found = {}
         with self._cache_lock:
             for p in prepared:
@@ -719,11 +730,66 @@ class Explainer:
         fc1 kernel were computed with the old weights); features are also evicted automatically,
         oldest first.
         """
+        with self._weights_lock:
+            self._forget_weight_results()
+            self._fingerprint = None  # the next call records the weights as they are now
+            self._weights_version += 1
+
+    def _forget_weight_results(self):
         with self._cache_lock:
             self._cache.clear()
+            self._masked_scores.clear()
         for key, pd in list(self._functions.items()):
             if key[0] == "pooled-dense" and pd is not None and pd.w_sum is not None:
                 pd.w_sum.assign(_summed_kernel(pd.dense, *pd.shape))
+
+    @property
+    def weights_version(self) -> int:
+        """A counter bumped each time the model's weights are seen to have changed (``model.fit``,
+        ``set_weights``, ``assign``); results computed under another version are out of date."""
+        self._require_setup()
+        return self._sync_weights()
+
+    def check_weights(self) -> int:
+        """Read the weights' fingerprint now and return :attr:`weights_version`. In a notebook, calls
+        made between cells trust the check made after the last cell (plus the optimizer's step
+        counter); call this after code outside a cell (a widget callback) changed weights by hand."""
+        self._require_setup()
+        return self._sync_weights(full=True)
+
+    def _sync_weights(self, full: bool = False) -> int:
+        """Compare the weights' fingerprint with the one the caches were filled under; on a change,
+        forget everything derived from the old weights (features, Score-CAM passes, summed kernels).
+
+        In a notebook, between cells (clicks in a widget) no user code runs, so once the weights were
+        checked after a cell only the optimizer's step counter is read (a training thread)."""
+        with self._weights_lock:
+            epoch, steps = kernel_hooks.quiet_epoch(), fingerprint.optimizer_steps(self._model)
+            if not full and epoch is not None and self._checked == (epoch, steps) and self._fingerprint is not None:
+                return self._weights_version
+            current = steps + self._weights_sample()
+            if self._fingerprint is None:
+                self._fingerprint = current
+            elif current != self._fingerprint:
+                self._forget_weight_results()
+                self._fingerprint = current
+                self._weights_version += 1
+            self._checked = (epoch, steps)
+            return self._weights_version
+
+    def _weights_sample(self) -> bytes:
+        key = ("weights-fingerprint",)
+        traced = self._functions.get(key)
+        if traced is not None:
+            return np.asarray(traced()).tobytes()
+        if self._weights_plan is None:  # model.weights walks every layer: once
+            self._weights_plan = fingerprint.sample_plan(self._model)
+        plan = self._weights_plan
+        if self._compiled and key not in self._pending:  # not counted in trace_count: not the model's code
+            self._pending.add(key)
+            self._compile_later(key, fingerprint.traced_sample(plan), [])
+            self._start_compiling()
+        return fingerprint.eager_sample(plan).tobytes()
 
     # ---- public API ----------------------------------------------------------------------------
     def scores(self, image, *, layer=None) -> Scores:
@@ -792,6 +858,7 @@ class Explainer:
         prepared = self.prepare(image)
         if class_index is None:
             choice, m = self._choice(layer), get_method(method)
+            self._sync_weights()
             if (contrast is None and m.needs_gradients and not m.masked_passes
                     and (choice.name, prepared.key) not in self._cache):
                 # A new image and its top class: features, scores and map in one call, one head forward.
@@ -887,38 +954,62 @@ class Explainer:
         return results
 
     def _scorecam(self, prepared, a, classes, against, choice, progress, cancel) -> np.ndarray:
-        full_scores = self._full_scores_fn(choice)
+        """Score-CAM maps, one per row: the masked passes are run once per image (and kept, with the
+        features), and every class's score is read from the same passes."""
         k = int(a.shape[-1])
         m = k if self._scorecam_channels is None else min(k, self._scorecam_channels)
-        height, width = (int(d) for d in prepared[0].model_input.shape[:2])
-        total = len(prepared) * m
-        done = 0
-        maps = []
-        for i, (p, c, b) in enumerate(zip(prepared, classes, against)):
+        rows_of: dict = {}
+        for i, p in enumerate(prepared):
+            rows_of.setdefault(p.key, []).append(i)
+        with self._cache_lock:
+            known = {key: self._masked_scores.get((choice.name, key, m)) for key in rows_of}
+        todo = [key for key, entry in known.items() if entry is None]
+        counter = {"done": 0, "total": len(todo) * m}
+        maps: list = [None] * len(prepared)
+        for key, rows in rows_of.items():
+            i = rows[0]
             ai = a[i:i + 1]
-            variance = tf.math.reduce_variance(ai[0], axis=(0, 1))
-            channels = tf.sort(tf.math.top_k(variance, m).indices)
-            x = tf.constant(p.model_input[None])
-            channel_scores = []
-            for start in range(0, m, self._batch_size):
-                _check_cancel(cancel)
-                idx = channels[start:start + self._batch_size]
-                masks = tf.transpose(tf.gather(ai[0], idx, axis=-1), (2, 0, 1))[..., None]
-                masks = tf.image.resize(masks, (height, width), method="bilinear")
-                lo = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
-                hi = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
-                masks = tf.where(hi - lo > 0, (masks - lo) / tf.maximum(hi - lo, 1e-12), tf.zeros_like(masks))
-                if x.shape.rank == 3:  # (N, H, W) grayscale input: no channel axis
-                    masks = masks[..., 0]
-                s = full_scores(x * masks)
-                channel_scores.append(s[:, c] - (s[:, b] if b >= 0 else 0.0))
-                done += int(idx.shape[0])
-                if progress is not None:
-                    progress(done, total)
-            scores = tf.concat(channel_scores, axis=0)[None]
-            maps.append(METHODS["scorecam"].function(ai, scores, channels)[0].numpy())
+            if known[key] is None:
+                known[key] = self._masked_passes(prepared[i], ai, m, choice, progress, cancel, counter)
+                with self._cache_lock:
+                    self._masked_scores[(choice.name, key, m)] = known[key]
+                    while len(self._masked_scores) > self._cache_size:
+                        self._masked_scores.popitem(last=False)
+            channels, scores = known[key]
+            picked = tf.gather(scores, [classes[r] for r in rows], axis=1)                  # (m, rows)
+            other = tf.gather(scores, [max(against[r], 0) for r in rows], axis=1)
+            target = picked - tf.where(tf.constant([against[r] >= 0 for r in rows]), other, tf.zeros_like(other))
+            chosen = tf.repeat(ai, len(rows), axis=0)
+            result = METHODS["scorecam"].function(chosen, tf.transpose(target), channels).numpy()
+            for j, r in enumerate(rows):
+                maps[r] = result[j]
         return np.stack(maps)
 
+    def _masked_passes(self, p, ai, m, choice, progress, cancel, counter):
+        """The m highest-variance channels of one image's activations ``ai`` and the model's scores
+        (m, classes) of the image masked by each (upsampled, scaled to [0, 1]), in batches."""
+        full_scores = self._full_scores_fn(choice)
+        height, width = (int(d) for d in p.model_input.shape[:2])
+        variance = tf.math.reduce_variance(ai[0], axis=(0, 1))
+        channels = tf.sort(tf.math.top_k(variance, m).indices)
+        x = tf.constant(p.model_input[None])
+        rows = []
+        for start in range(0, m, self._batch_size):
+            _check_cancel(cancel)
+            idx = channels[start:start + self._batch_size]
+            masks = tf.transpose(tf.gather(ai[0], idx, axis=-1), (2, 0, 1))[..., None]
+            masks = tf.image.resize(masks, (height, width), method="bilinear")
+            lo = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
+            hi = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
+            masks = tf.where(hi - lo > 0, (masks - lo) / tf.maximum(hi - lo, 1e-12), tf.zeros_like(masks))
+            if x.shape.rank == 3:  # (N, H, W) grayscale input: no channel axis
+                masks = masks[..., 0]
+            rows.append(full_scores(x * masks))
+            self.masked_pass_count += int(idx.shape[0])
+            counter["done"] += int(idx.shape[0])
+            if progress is not None:
+                progress(counter["done"], counter["total"])
+        return channels, tf.concat(rows, axis=0)
 
 def compute_cam(model, images, class_index=None, *, layer=None, method: str = "gradcam", preprocess=None,
                 normalize: bool = True, contrast=None) -> np.ndarray:

@@ -49,6 +49,7 @@ export const COLORMAP_ORDER = ["jet", "viridis", "inferno", "turbo"];
  * @property {(name: string) => any} get
  * @property {(name: string, value: any) => void} set
  * @property {() => void} save_changes
+ * @property {(content: any) => void} [send]  a custom message to the kernel's on_msg handlers
  * @property {(name: string, callback: Function) => void} on
  * @property {(name: string, callback: Function) => void} off
  */
@@ -394,4 +395,33 @@ export function colormapNames(tables) {
   const names = Object.keys(tables ?? {});
   const known = COLORMAP_ORDER.filter((n) => names.includes(n));
   return known.concat(names.filter((n) => !COLORMAP_ORDER.includes(n)));
+}
+
+/** Longest class name drawn in full; longer ones are cut (the full name stays in title/aria-label). */
+export const NAME_LIMIT = 80;
+
+/**
+ * A name cut to `limit` characters (code points, so a surrogate pair is never split) with "…".
+ * @param {unknown} name
+ * @param {number} [limit]
+ */
+export function shortName(name, limit = NAME_LIMIT) {
+  const text = String(name ?? "");
+  if (text.length <= limit) return text;
+  const points = Array.from(text);
+  return points.length <= limit ? text : `${points.slice(0, limit - 1).join("")}…`;
+}
+
+/** Characters that can reorder text around them: right-to-left scripts and bidi controls. */
+const BIDI_SENSITIVE = /[\u0590-\u08FF\u200E\u200F\u202A-\u202E\u2066-\u2069\uFB1D-\uFDFF\uFE70-\uFEFF\u{10800}-\u{10FFF}\u{1E800}-\u{1EFFF}]/u;
+
+/**
+ * Text meant to sit inside a sentence, cut to `limit` characters and, when it holds right-to-left
+ * text or bidi controls, isolated (FSI ... PDI) so it cannot reorder the words around it.
+ * @param {unknown} name
+ * @param {number} [limit]
+ */
+export function isolatedName(name, limit = NAME_LIMIT) {
+  const text = shortName(name, limit);
+  return BIDI_SENSITIVE.test(text) ? `\u2068${text}\u2069` : text;
 }
