@@ -182,11 +182,11 @@ def cap_size(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 
 
 def resize_for_model(image: np.ndarray, size: tuple[int, int] | None, channels: int) -> np.ndarray:
-    """Resize a float32 RGB image (0..255) to the model's (H, W) and channel count."""
+    """Resize a float32 RGB image (0..255) to the model's (H, W) (None: keep its size) and channel count."""
     import cv2
 
-    if size is None:
-        out = cap_size(image)
+    if size is None:  # an any-size model: the image at its own size, as model.predict would get it
+        out = image
     else:
         h, w = size
         ih, iw = image.shape[:2]

@@ -100,7 +100,9 @@ def _compile_worker(owner_ref):
             return
         try:
             fn = _compile(body, signature)
-            fn(*[tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype) for spec in signature])
+            if all(d is not None for spec in signature for d in spec.shape[1:]):
+                # Any-size models: no dummy run (a made-up size may be invalid); the first call optimises.
+                fn(*[tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype) for spec in signature])
         except Exception:  # noqa: BLE001 - the eager body keeps working; the error shows there, if real
             owner._functions[key] = body  # do not retry: stay eager for this function
             continue
@@ -179,15 +181,20 @@ def _summed_kernel(dense, h: int, w: int, k: int):
 
 def _pooled_gradcam(pd, scores_from, a, z, classes, against):
     """Grad-CAM maps (n, h, w) through the offset shortcut, one row per class (A and z repeated)."""
-    n, (h, w, k) = tf.shape(classes)[0], (int(d) for d in a.shape[1:])
+    n = tf.shape(classes)[0]
     a = tf.repeat(a, n // tf.shape(a)[0], axis=0)
     z = tf.repeat(z, n // tf.shape(z)[0], axis=0)
-    offset = tf.zeros((n, k))
+    offset = tf.zeros((n, tf.shape(a)[-1]))
     with tf.GradientTape() as tape:
         tape.watch(offset)
         picked = _target_scores(_offset_scores(pd, scores_from, z, offset), classes, against)
-    weights = tape.gradient(picked, offset) / float(h * w)  # = the spatial mean of dS/dA
+    weights = tape.gradient(picked, offset) / _positions(a)  # = the spatial mean of dS/dA
     return tf.einsum("nk,nhwk->nhw", weights, a)
+
+
+def _positions(a):
+    """h * w of an (n, h, w, k) batch as float32, known or not when traced (any-size models)."""
+    return tf.cast(tf.shape(a)[1] * tf.shape(a)[2], tf.float32)
 
 
 def _offset_scores(pd, scores_from, z, offset):
@@ -195,6 +202,15 @@ def _offset_scores(pd, scores_from, z, offset):
     if pd.dense is None:
         return scores_from(z + offset)
     return scores_from(pd.dense.activation(z + offset @ pd.w_sum))
+
+
+def _same_size_groups(arrays) -> list[list[int]]:
+    """Indices of the arrays grouped by shape, in order of first appearance (an any-size model takes
+    images of different sizes, but one batch holds one size)."""
+    groups: dict = {}
+    for i, array in enumerate(arrays):
+        groups.setdefault(tuple(array.shape), []).append(i)
+    return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -205,6 +221,18 @@ class PreparedImage:
     model_input: np.ndarray  # float32 h x w x c, resized and preprocessed
     key: str                 # content hash of model_input: the cache key
     pixels: np.ndarray | None = None  # float32 h x w x c, resized, before preprocess (perturbation metrics)
+
+
+def _check_input_size(size):
+    """``input_size=``: None or (height, width) of positive ints."""
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (size, size)
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in size)):
+        raise ValueError(f"input_size= must be (height, width) in pixels, two positive ints, got {size!r}.")
+    return (int(size[0]), int(size[1]))
 
 
 def _check_model(model):
@@ -250,8 +278,9 @@ class Explainer:
 
     def __init__(self, model, layer=None, preprocess=None, *, cache_size: int = 16,
                  scorecam_channels: int | None = 64, batch_size: int = 32, compiled: bool | str = True,
-                 input_shape=None):
+                 input_shape=None, input_size=None):
         _check_model(model)
+        self._requested_size = _check_input_size(input_size)
         if preprocess is not None and not callable(preprocess):
             raise TypeError(f"preprocess= must be a function applied to the image batch (e.g. "
                             f"keras.applications.vgg16.preprocess_input), got {type(preprocess).__name__}.")
@@ -294,6 +323,11 @@ class Explainer:
         self._graph, self._source, self._candidates, self._layer_names = graph, source, candidates, names
         self._default = default
         self._input_shape = shape[1:]
+        fixed = tuple(shape[1:3])
+        if self._requested_size is not None and None not in fixed and fixed != self._requested_size:
+            raise ValueError(f"input_size={self._requested_size} but the model takes {fixed[0]}x{fixed[1]} "
+                             f"images; input_size= is for models that accept any size (None in their input "
+                             f"shape). Leave it out: images are resized to the model's size.")
         if self._compiled and not all(_SCOPE_NAME.match(flat.operation.name) for flat in graph.nodes):
             # TensorFlow refuses such layer names as graph scopes (Keras' own predict() fails too);
             # the model still runs eagerly, so explain it that way rather than fail.
@@ -330,9 +364,11 @@ class Explainer:
 
     @property
     def input_size(self):
+        """(height, width) images are resized to: the model's, or ``input_size=`` for an any-size model
+        (None: each image keeps its own size)."""
         self._require_setup()
         h, w = self._input_shape[:2]
-        return None if h is None or w is None else (int(h), int(w))
+        return self._requested_size if h is None or w is None else (int(h), int(w))
 
     def layer_shape(self, layer=None) -> tuple:
         """(h, w, channels) of the maps at ``layer``."""
@@ -369,21 +405,21 @@ class Explainer:
             return image.pixels.copy()
         return self._resize_for_model([imgs.load_pixels(image)])[0]
 
-    def _resize_for_model(self, rgbs) -> np.ndarray:
-        """Float RGB images (0..255) resized to the model's input: one (N, H, W, C) batch."""
+    def _resize_for_model(self, rgbs) -> list[np.ndarray]:
+        """Float RGB images (0..255) resized to the model's input size (an any-size model: each kept at
+        its own size, unless ``input_size=`` was given), float32 (H, W, C) each."""
         if self._graph is None:  # a Sequential never called: build it as its first call would
             self._setup(rgbs[0].shape[:2] + (3,))
         channels = self._input_shape[2] if self._input_shape[2] is not None else 3
         size = self.input_size
-        resized = [imgs.resize_for_model(rgb, size, int(channels)) for rgb in rgbs]
-        if size is None and len({r.shape for r in resized}) > 1:
-            raise ValueError("the images have different sizes and the model accepts any size, so they "
-                             "cannot form one batch. Explain them one at a time, or resize them first.")
-        return np.stack(resized).astype(np.float32)
+        return [imgs.resize_for_model(rgb, size, int(channels)).astype(np.float32) for rgb in rgbs]
 
     def _prepare_rgb(self, rgbs) -> list[PreparedImage]:
         pixels = self._resize_for_model(rgbs)
-        batch = self._apply_preprocess(pixels)
+        batch = [None] * len(pixels)
+        for group in _same_size_groups(pixels):  # preprocess= sees one batch per image size
+            for i, x in zip(group, self._apply_preprocess(np.stack([pixels[i] for i in group]))):
+                batch[i] = x
         out = []
         for rgb, x, p in zip(rgbs, batch, pixels):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
@@ -536,18 +572,17 @@ class Explainer:
         pd = self._pooled_dense(choice) if method.name == "gradcam" else None
         features_scores = self._features_scores_fn(choice) if pd is not None else None
         scores_from = self._dense_scores(choice, pd) if pd is not None else None
-        h, w, k = (int(d) for d in choice.shape)
 
         def build():
             def first_map(x):
                 if pd is not None:
                     a, scores, z = features_scores(x)
                     top = tf.argmax(scores, axis=-1, output_type=tf.int32)
-                    offset = tf.zeros((tf.shape(a)[0], k))
+                    offset = tf.zeros((tf.shape(a)[0], tf.shape(a)[-1]))
                     with tf.GradientTape() as tape:
                         tape.watch(offset)
                         picked = tf.gather(_offset_scores(pd, scores_from, z, offset), top[:, None], batch_dims=1)
-                    weights = tape.gradient(picked, offset) / float(h * w)
+                    weights = tape.gradient(picked, offset) / _positions(a)
                     return a, scores, z, tf.einsum("nk,nhwk->nhw", weights, a)
                 a = tf.cast(graph.run({model_input: tf.cast(x, dtype)}, [choice.tensor])[0], tf.float32)
                 with tf.GradientTape() as tape:
@@ -597,19 +632,18 @@ class Explainer:
         """One image, k classes: one forward of the head, the k backward passes vectorised (jacobian)."""
         pd = self._pooled_dense(choice)
         scores_from = self._dense_scores(choice, pd)
-        h, w, k = (int(d) for d in choice.shape)
 
         def build():
             def run(a, z, classes, against):
                 if not tf.inside_function():  # eager: the jacobian's pfor would trace a function per call
                     return _pooled_gradcam(pd, scores_from, a, z, classes, against)
-                offset = tf.zeros((1, k))
+                offset = tf.zeros((1, tf.shape(a)[-1]))
                 with tf.GradientTape() as tape:
                     tape.watch(offset)
                     scores = _offset_scores(pd, scores_from, z, offset)[0]
                     other = tf.where(against >= 0, tf.gather(scores, tf.maximum(against, 0)), 0.0)
                     picked = tf.gather(scores, classes) - other
-                weights = tape.jacobian(picked, offset)[:, 0] / float(h * w)
+                weights = tape.jacobian(picked, offset)[:, 0] / _positions(a)
                 return tf.einsum("nk,hwk->nhw", weights, a[0])
             return run
 
@@ -700,7 +734,16 @@ class Explainer:
         For dataset-scale predictions: one compiled pass per batch, nothing cached (the feature cache
         is for images you look at).
         """
-        return self._scores_of_inputs(np.stack([p.model_input for p in self.prepare_batch(images)]))
+        inputs = [p.model_input for p in self.prepare_batch(images)]
+        groups = _same_size_groups(inputs)
+        if len(groups) == 1:
+            return self._scores_of_inputs(np.stack(inputs))
+        logits = np.zeros((len(inputs), self.num_classes), np.float32)  # any-size model: one pass per size
+        probabilities = np.zeros_like(logits)
+        for group in groups:
+            part = self._scores_of_inputs(np.stack([inputs[i] for i in group]))
+            logits[group], probabilities[group] = part.logits, part.probabilities
+        return Scores(logits, probabilities)
 
     def scores_of_pixels(self, pixels: np.ndarray) -> Scores:
         """Scores of an (N, H, W, C) batch of model-size pixels 0..255 (see :meth:`model_pixels`):
@@ -798,10 +841,13 @@ class Explainer:
         prepared = self.prepare_batch(images)
         choice = self._choice(layer)
         if class_indices is None:
-            classes = []
-            for start in range(0, len(prepared), self._batch_size):
-                _, s = self._features(prepared[start:start + self._batch_size], choice)
-                classes.extend(int(np.argmax(row)) for row in s)
+            classes = [0] * len(prepared)
+            for group in _same_size_groups([p.model_input for p in prepared]):
+                for start in range(0, len(group), self._batch_size):
+                    part = group[start:start + self._batch_size]
+                    _, s = self._features([prepared[i] for i in part], choice)
+                    for i, row in zip(part, s):
+                        classes[i] = int(np.argmax(row))
         elif isinstance(class_indices, (int, np.integer)) and not isinstance(class_indices, bool):
             classes = [self._check_class(class_indices)] * len(prepared)
         else:
@@ -826,6 +872,15 @@ class Explainer:
         if method.name == "eigencam" and any(b >= 0 for b in against):
             raise ValueError("eigencam is class-agnostic, so it has no contrastive form. Use a gradient "
                              "method such as gradcam for a contrastive map.")
+        groups = _same_size_groups([p.model_input for p in prepared])
+        if len(groups) > 1:  # an any-size model given images of several sizes: one batch per size
+            results = [None] * len(prepared)
+            for group in groups:
+                maps = self._maps([prepared[i] for i in group], [classes[i] for i in group],
+                                  [against[i] for i in group], method, choice, progress, cancel)
+                for i, cam in zip(group, maps):
+                    results[i] = cam
+            return results
         results = []
         step = self._batch_size
         for start in range(0, len(prepared), step):
@@ -852,7 +907,6 @@ class Explainer:
         full_scores = self._full_scores_fn(choice)
         k = int(a.shape[-1])
         m = k if self._scorecam_channels is None else min(k, self._scorecam_channels)
-        height, width = (int(d) for d in prepared[0].model_input.shape[:2])
         total = len(prepared) * m
         done = 0
         maps = []
@@ -861,6 +915,7 @@ class Explainer:
             variance = tf.math.reduce_variance(ai[0], axis=(0, 1))
             channels = tf.sort(tf.math.top_k(variance, m).indices)
             x = tf.constant(p.model_input[None])
+            height, width = (int(d) for d in p.model_input.shape[:2])
             channel_scores = []
             for start in range(0, m, self._batch_size):
                 _check_cancel(cancel)
