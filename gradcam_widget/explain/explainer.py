@@ -24,7 +24,7 @@ import keras
 
 from .. import images as imgs
 from .graph import FlatGraph, graph_of
-from .layers import LayerChoice, find_candidates, resolve_layer, score_source
+from .layers import LayerChoice, find_candidates, output_names, resolve_layer, score_source, select_output
 from .methods import METHODS, get_method
 from .results import CamMap, Scores, make_cam_map
 
@@ -274,12 +274,16 @@ class Explainer:
     with (the highest-variance ones, as Faster Score-CAM). ``compiled=False`` runs eagerly (no tracing
     cost; better for one-off calls). ``compiled="background"`` answers eagerly at once and traces the
     compiled functions on a worker thread, using each as soon as it is ready (interactive use).
+    ``output``: for a model with several outputs, the one to explain (its name or index; required
+    then). ``input_size``: (height, width) to resize images to for a model that accepts any size
+    (default: each image at its own size).
     """
 
     def __init__(self, model, layer=None, preprocess=None, *, cache_size: int = 16,
                  scorecam_channels: int | None = 64, batch_size: int = 32, compiled: bool | str = True,
-                 input_shape=None, input_size=None):
+                 input_shape=None, input_size=None, output=None):
         _check_model(model)
+        self._requested_output = output
         self._requested_size = _check_input_size(input_size)
         if preprocess is not None and not callable(preprocess):
             raise TypeError(f"preprocess= must be a function applied to the image batch (e.g. "
@@ -316,8 +320,9 @@ class Explainer:
         if len(shape) != 4:
             raise ValueError(f"the model's input has shape {shape}; an image classifier takes "
                              f"(batch, height, width, channels).")
-        source = score_source(graph)
-        candidates = find_candidates(graph)
+        index = select_output(graph, self._requested_output)
+        source = score_source(graph, index)
+        candidates = find_candidates(graph, graph.outputs[index])
         names = {flat.operation.name for flat in graph.nodes} | {flat.name for flat in graph.nodes}
         default = resolve_layer(candidates, self._requested_layer, names)
         self._graph, self._source, self._candidates, self._layer_names = graph, source, candidates, names
@@ -332,7 +337,8 @@ class Explainer:
             # TensorFlow refuses such layer names as graph scopes (Keras' own predict() fails too);
             # the model still runs eagerly, so explain it that way rather than fail.
             self._compiled = False
-        self._num_outputs = int(graph.outputs[0].shape[-1])
+        self._num_outputs = int(graph.outputs[index].shape[-1])
+        self._output = (index, output_names(graph)[index])
 
     def _require_setup(self):
         if self._graph is None:
@@ -342,6 +348,12 @@ class Explainer:
     @property
     def model(self):
         return self._model
+
+    @property
+    def output(self) -> tuple[int, str]:
+        """(index, name) of the model output being explained (``output=``; the only one by default)."""
+        self._require_setup()
+        return self._output
 
     @property
     def layer_name(self) -> str:
@@ -936,7 +948,7 @@ class Explainer:
 
 
 def compute_cam(model, images, class_index=None, *, layer=None, method: str = "gradcam", preprocess=None,
-                normalize: bool = True, contrast=None) -> np.ndarray:
+                normalize: bool = True, contrast=None, output=None, input_size=None) -> np.ndarray:
     """Class activation maps for one image or a batch: float32 array (N, h, w) at the layer's resolution.
 
     ``class_index``: None = each image's top class; an int = that class for every image; a sequence =
@@ -945,11 +957,20 @@ def compute_cam(model, images, class_index=None, *, layer=None, method: str = "g
     tells them apart. ``normalize=False`` returns the maps after ReLU in the model's own units.
     ``contrast``: None, a class, or one class per image: explain "why class_index rather than contrast".
     ``model`` may also be an :class:`Explainer`, to reuse its caches and compiled functions.
+    ``output``: the output to explain of a model with several (name or index). A model that accepts
+    any input size explains each image at its own size (``input_size=(h, w)`` resizes them all):
+    images of different sizes then give a list of maps, one (h, w) array each.
     """
-    explainer = model if isinstance(model, Explainer) else Explainer(model, layer, preprocess,
-                                                                     compiled=False)
-    if isinstance(model, Explainer) and preprocess is not None:
-        raise ValueError("preprocess= is set on the Explainer; do not pass it again to compute_cam.")
+    if isinstance(model, Explainer):
+        if preprocess is not None or output is not None or input_size is not None:
+            raise ValueError("preprocess=, output= and input_size= are set on the Explainer; do not pass "
+                             "them again to compute_cam.")
+        explainer = model
+    else:
+        explainer = Explainer(model, layer, preprocess, compiled=False, output=output, input_size=input_size)
     maps = explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
     key = "normalized" if normalize else "raw"
-    return np.stack([getattr(m, key) for m in maps]).astype(np.float32)
+    arrays = [getattr(m, key).astype(np.float32) for m in maps]
+    if len({a.shape for a in arrays}) > 1:
+        return arrays
+    return np.stack(arrays)

@@ -120,13 +120,15 @@ class FlatGraph:
         self._plans[key] = plan
         return plan
 
-    def cut_nodes(self) -> set[int]:
-        """Indices of the calls through which every path from the input to the outputs passes.
+    def cut_nodes(self, targets=None) -> set[int]:
+        """Indices of the calls through which every path from the input to the targets (default: the
+        outputs) passes.
 
         In topological order, a call is such a cut exactly when no edge jumps over it (an edge from
         an earlier call to a later one would be a path around it). One sweep, linear in the graph.
         """
-        plan = self.plan(tuple(self.input_ids), tuple(id(t) for t in self.outputs))
+        targets = self.outputs if targets is None else targets
+        plan = self.plan(tuple(self.input_ids), tuple(id(self.canonical(t)) for t in targets))
         position = {node.index: i for i, node in enumerate(plan)}
         cover = [0] * (len(plan) + 1)
         for node in plan:

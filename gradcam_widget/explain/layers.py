@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 
-from .graph import FlatGraph, FlatNode
+from .graph import FlatGraph, FlatNode, graph_of
 
 _POOLING = tuple(
     cls for cls in (
@@ -43,12 +44,13 @@ def _spatial_shape(tensor):
     return (h, w, c)
 
 
-def find_candidates(graph: FlatGraph) -> list[LayerChoice]:
-    """Every layer a map can be computed at, shallow to deep."""
+def find_candidates(graph: FlatGraph, target=None) -> list[LayerChoice]:
+    """Every layer a map can be computed at, shallow to deep (cuts towards ``target``, an output tensor;
+    default: all outputs)."""
     uses: dict[int, int] = {}
     for flat in graph.nodes:
         uses[id(flat.operation)] = uses.get(id(flat.operation), 0) + 1
-    cuts = graph.cut_nodes()
+    cuts = graph.cut_nodes(None if target is None else [target])
     found = []
     for flat in graph.nodes:
         if len(flat.node.outputs) != 1 or uses[id(flat.operation)] != 1:
@@ -129,13 +131,49 @@ class ScoreSource:
     kind: str               # "softmax", "sigmoid" or "linear": what turned scores into outputs
 
 
-def score_source(graph: FlatGraph) -> ScoreSource:
-    """Locate the score before the final softmax/sigmoid, without modifying the model."""
-    if len(graph.outputs) != 1:
-        raise ValueError(f"the model has {len(graph.outputs)} outputs; gradcam-widget explains image "
-                         f"classifiers with one output of class scores. Build a model with the output to "
-                         f"explain, e.g. keras.Model(model.inputs, model.outputs[0]).")
-    output = graph.outputs[0]
+def output_names(graph: FlatGraph) -> list[str]:
+    """A name for each model output, in ``model.outputs`` order: the dict key for dict outputs, else the
+    output's name in ``model.output_names`` (its layer's name)."""
+    model = graph.model
+    raw = list(graph_of(model).outputs)
+    names = list(getattr(model, "output_names", None) or [])
+    if len(names) != len(raw):
+        names = [getattr(graph.producer(t), "name", f"output_{i}") for i, t in enumerate(raw)]
+    struct = getattr(model, "_outputs_struct", None)
+    if isinstance(struct, dict):
+        by_id = {id(t): key for key, t in struct.items()}
+        names = [str(by_id.get(id(t), name)) for t, name in zip(raw, names)]
+    return [str(n) for n in names]
+
+
+def select_output(graph: FlatGraph, output) -> int:
+    """The index of the output to explain: ``output=`` as a name or index; required when there are several."""
+    names = output_names(graph)
+    listing = ", ".join(f"{i}: {name!r} {tuple(t.shape)}" for i, (name, t) in enumerate(zip(names, graph.outputs)))
+    if output is None:
+        if len(names) == 1:
+            return 0
+        raise ValueError(f"the model has {len(names)} outputs ({listing}); say which one to explain with "
+                         f"output= (a name or an index), e.g. output={names[0]!r}.")
+    if isinstance(output, (bool, np.bool_)) or not isinstance(output, (str, int, np.integer)):
+        raise TypeError(f"output= must be an output name (str) or index (int), got {type(output).__name__}. "
+                        f"The model's outputs: {listing}.")
+    if isinstance(output, str):
+        if output in names:
+            return names.index(output)
+        for i, t in enumerate(graph.outputs):  # the output layer's own name also works
+            producer = graph.producer(t)
+            if producer is not None and output in (producer.operation.name, producer.name):
+                return i
+        raise ValueError(f"the model has no output named {output!r}. Its outputs: {listing}.")
+    if not -len(names) <= int(output) < len(names):
+        raise ValueError(f"output={int(output)} is out of range: the model's outputs are {listing}.")
+    return int(output) % len(names)
+
+
+def score_source(graph: FlatGraph, index: int = 0) -> ScoreSource:
+    """Locate the score before output ``index``'s final softmax/sigmoid, without modifying the model."""
+    output = graph.outputs[index]
     shape = tuple(output.shape)
     if len(shape) != 2:
         raise ValueError(f"the model's output has shape {shape}, not (batch, classes): it does not look "
