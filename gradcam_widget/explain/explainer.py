@@ -23,6 +23,7 @@ import tensorflow as tf
 import keras
 
 from .. import images as imgs
+from . import hub
 from .graph import FlatGraph, graph_of
 from .layers import LayerChoice, find_candidates, output_names, resolve_layer, score_source, select_output
 from .methods import METHODS, get_method
@@ -274,6 +275,7 @@ class Explainer:
     with (the highest-variance ones, as Faster Score-CAM). ``compiled=False`` runs eagerly (no tracing
     cost; better for one-off calls). ``compiled="background"`` answers eagerly at once and traces the
     compiled functions on a worker thread, using each as soon as it is ready (interactive use).
+    A keras_hub task's ``preprocessor`` is applied as its ``predict()`` does (after ``preprocess``).
     ``output``: for a model with several outputs, the one to explain (its name or index; required
     then). ``input_size``: (height, width) to resize images to for a model that accepts any size
     (default: each image at its own size).
@@ -284,6 +286,7 @@ class Explainer:
                  input_shape=None, input_size=None, output=None):
         _check_model(model)
         self._requested_output = output
+        self._task_preprocess = hub.task_preprocessor(model)  # keras_hub: what predict() applies first
         self._requested_size = _check_input_size(input_size)
         if preprocess is not None and not callable(preprocess):
             raise TypeError(f"preprocess= must be a function applied to the image batch (e.g. "
@@ -423,20 +426,32 @@ class Explainer:
         if self._graph is None:  # a Sequential never called: build it as its first call would
             self._setup(rgbs[0].shape[:2] + (3,))
         channels = self._input_shape[2] if self._input_shape[2] is not None else 3
-        size = self.input_size
+        size = None if hub.resizes(self._model) else self.input_size  # a keras_hub converter resizes itself
         return [imgs.resize_for_model(rgb, size, int(channels)).astype(np.float32) for rgb in rgbs]
+
+    def _model_side(self, batch: np.ndarray) -> np.ndarray:
+        """A keras_hub task's own preprocessor (``task.preprocessor``), as its ``predict()`` applies it."""
+        return batch if self._task_preprocess is None else self._task_preprocess(batch)
+
+    def _visible(self, rgb: np.ndarray) -> np.ndarray:
+        """The part of the image the model sees (a keras_hub converter may crop to its aspect ratio)."""
+        box = hub.visible_box(self._model, *rgb.shape[:2])
+        if box is None:
+            return rgb
+        top, left, h, w = box
+        return rgb[top:top + h, left:left + w]
 
     def _prepare_rgb(self, rgbs) -> list[PreparedImage]:
         pixels = self._resize_for_model(rgbs)
         batch = [None] * len(pixels)
         for group in _same_size_groups(pixels):  # preprocess= sees one batch per image size
-            for i, x in zip(group, self._apply_preprocess(np.stack([pixels[i] for i in group]))):
+            for i, x in zip(group, self._model_side(self._apply_preprocess(np.stack([pixels[i] for i in group])))):
                 batch[i] = x
         out = []
         for rgb, x, p in zip(rgbs, batch, pixels):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
             digest.update(str(x.shape).encode())
-            out.append(PreparedImage(imgs.to_uint8(imgs.cap_size(rgb)), x, digest.hexdigest(), p))
+            out.append(PreparedImage(imgs.to_uint8(imgs.cap_size(self._visible(rgb))), x, digest.hexdigest(), p))
         return out
 
     def _apply_preprocess(self, batch: np.ndarray) -> np.ndarray:
@@ -760,7 +775,7 @@ class Explainer:
     def scores_of_pixels(self, pixels: np.ndarray) -> Scores:
         """Scores of an (N, H, W, C) batch of model-size pixels 0..255 (see :meth:`model_pixels`):
         ``preprocess=`` is applied, nothing is cached."""
-        return self._scores_of_inputs(self._apply_preprocess(np.asarray(pixels, dtype=np.float32)))
+        return self._scores_of_inputs(self._model_side(self._apply_preprocess(np.asarray(pixels, dtype=np.float32))))
 
     def _scores_of_inputs(self, inputs: np.ndarray) -> Scores:
         full = self._full_scores_fn(self._choice(None))
