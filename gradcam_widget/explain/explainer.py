@@ -193,6 +193,11 @@ def _pooled_gradcam(pd, scores_from, a, z, classes, against):
     return tf.einsum("nk,nhwk->nhw", weights, a)
 
 
+def _as_grid(choice, a):
+    """Activations or gradients as the methods take them: a token layer's patch tokens as a grid."""
+    return a if choice.grid is None else choice.grid.to_grid(a)
+
+
 def _positions(a):
     """h * w of an (n, h, w, k) batch as float32, known or not when traced (any-size models)."""
     return tf.cast(tf.shape(a)[1] * tf.shape(a)[2], tf.float32)
@@ -222,6 +227,36 @@ class PreparedImage:
     model_input: np.ndarray  # float32 h x w x c, resized and preprocessed
     key: str                 # content hash of model_input: the cache key
     pixels: np.ndarray | None = None  # float32 h x w x c, resized, before preprocess (perturbation metrics)
+
+
+def _token_default(graph, source, candidates, fallback):
+    """The deepest token layer whose patch tokens reach the score (vision transformers).
+
+    With a class-token head, the last blocks' outputs reach the head only through the class token: every
+    patch gradient there is exactly zero and the map would be empty. One probe (a random image, the
+    gradient of the summed scores) tells which layers' patch tokens the scores depend on; structural
+    zeros are exact, so the test is ``!= 0``. A conv layer deeper than every token layer is kept.
+    """
+    model_input = graph.inputs[0]
+    shape = [1] + [32 if d is None else int(d) for d in model_input.shape[1:]]
+    x = tf.cast(tf.random.stateless_normal(shape, seed=(0, 0)), model_input.dtype)
+    for choice in reversed(candidates):
+        if choice.is_pooling:
+            continue
+        if not choice.is_tokens:
+            return choice
+        try:
+            tokens = graph.run({model_input: x}, [choice.tensor])[0]
+            with tf.GradientTape() as tape:
+                tape.watch(tokens)
+                scores = graph.run({choice.tensor: tokens}, [source.target], source.overrides)[0]
+                total = tf.reduce_sum(tf.cast(scores, tf.float32))
+            patches = choice.grid.to_grid(tape.gradient(total, tokens))
+        except Exception:  # noqa: BLE001 - a probe that cannot run decides nothing
+            return fallback
+        if patches is not None and bool(tf.reduce_any(tf.not_equal(patches, 0.0))):
+            return choice
+    return fallback
 
 
 def _check_input_size(size):
@@ -328,6 +363,8 @@ class Explainer:
         candidates = find_candidates(graph, graph.outputs[index])
         names = {flat.operation.name for flat in graph.nodes} | {flat.name for flat in graph.nodes}
         default = resolve_layer(candidates, self._requested_layer, names)
+        if self._requested_layer is None and default.is_tokens:
+            default = _token_default(graph, source, candidates, default)
         self._graph, self._source, self._candidates, self._layer_names = graph, source, candidates, names
         self._default = default
         self._input_shape = shape[1:]
@@ -521,7 +558,7 @@ class Explainer:
         return tf.TensorSpec((None,) + tuple(self._input_shape), tf.float32)
 
     def _a_spec(self, choice):
-        return tf.TensorSpec((None,) + tuple(choice.shape), tf.float32)
+        return tf.TensorSpec((None,) + tuple(choice.tensor.shape[1:]), tf.float32)  # tokens: (T, dim)
 
     def _features_fn(self, choice):
         graph, model_input = self._graph, self._graph.inputs[0]
@@ -554,6 +591,8 @@ class Explainer:
 
     def _pooled_dense(self, choice):
         key = ("pooled-dense", choice.name)
+        if choice.is_tokens:
+            return None  # token layers have no pooling shortcut
         if key not in self._functions:
             self._functions[key] = _find_pooled_dense(self._graph, choice, self._source)
         return self._functions[key]
@@ -618,7 +657,8 @@ class Explainer:
                     top = tf.argmax(scores, axis=-1, output_type=tf.int32)
                     picked = tf.gather(scores, top[:, None], batch_dims=1)
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
-                return a, scores, tf.zeros((tf.shape(a)[0], 0)), method.function(a, gradients)
+                maps = method.function(_as_grid(choice, a), _as_grid(choice, gradients))
+                return a, scores, tf.zeros((tf.shape(a)[0], 0)), maps
             return first_map
 
         return self._function(("first", choice.name, method.name), build, [self._x_spec()])
@@ -631,13 +671,13 @@ class Explainer:
                 # One image for k classes (Explainer.cams) is repeated here, not by an eager concat.
                 a = tf.repeat(a, tf.shape(classes)[0] // tf.shape(a)[0], axis=0)
                 if not method.needs_gradients:
-                    return method.function(a, None)
+                    return method.function(_as_grid(choice, a), None)
                 with tf.GradientTape() as tape:
                     tape.watch(a)
                     scores = head(a)
                     picked = _target_scores(scores, classes, against)
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
-                return method.function(a, gradients)
+                return method.function(_as_grid(choice, a), _as_grid(choice, gradients))
             return run
 
         spec = [self._a_spec(choice), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)]
@@ -938,7 +978,7 @@ class Explainer:
         done = 0
         maps = []
         for i, (p, c, b) in enumerate(zip(prepared, classes, against)):
-            ai = a[i:i + 1]
+            ai = _as_grid(choice, a[i:i + 1])
             variance = tf.math.reduce_variance(ai[0], axis=(0, 1))
             channels = tf.sort(tf.math.top_k(variance, m).indices)
             x = tf.constant(p.model_input[None])

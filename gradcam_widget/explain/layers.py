@@ -1,7 +1,8 @@
 """Find the layers a map can be computed at, and split the model there into features and head.
 
-A layer qualifies when its output is a spatial 4-D tensor (N, h, w, c) with more than one position
-and the class scores depend on the image only through it (it is a cut of the graph), so that
+A layer qualifies when its output is a spatial 4-D tensor (N, h, w, c) with more than one position, or a
+vision transformer's tokens (N, tokens, dim) holding a patch grid (see tokens.py), and the class scores
+depend on the image only through it (it is a cut of the graph), so that
 "features" (input -> A) and "head" (A -> scores) are two halves of the same computation. Nested
 backbones are searched too; names may be given plain or as ``outer/inner``.
 """
@@ -14,6 +15,7 @@ import keras
 import numpy as np
 
 from .graph import FlatGraph, FlatNode, graph_of
+from .tokens import TokenGrid, find_grid, patch_size_of
 
 _POOLING = tuple(
     cls for cls in (
@@ -30,8 +32,13 @@ class LayerChoice:
     name: str          # the name shown to users (plain when unique, else outer/inner)
     flat: FlatNode
     tensor: object     # the symbolic output tensor in the flattened graph
-    shape: tuple       # (h, w, c)
+    shape: tuple       # (h, w, c) of the maps' grid
     is_pooling: bool
+    grid: TokenGrid | None = None  # a token layer: where its patch tokens are (tensor is (N, T, c))
+
+    @property
+    def is_tokens(self) -> bool:
+        return self.grid is not None
 
 
 def _spatial_shape(tensor):
@@ -51,6 +58,7 @@ def find_candidates(graph: FlatGraph, target=None) -> list[LayerChoice]:
     for flat in graph.nodes:
         uses[id(flat.operation)] = uses.get(id(flat.operation), 0) + 1
     cuts = graph.cut_nodes(None if target is None else [target])
+    image_size, patch = tuple(graph.inputs[0].shape[1:3]), patch_size_of(graph)
     found = []
     for flat in graph.nodes:
         if len(flat.node.outputs) != 1 or uses[id(flat.operation)] != 1:
@@ -58,22 +66,25 @@ def find_candidates(graph: FlatGraph, target=None) -> list[LayerChoice]:
         if ".preprocessing." in type(flat.operation).__module__:
             continue  # Rescaling, Normalization, augmentation: the image itself, not learned features
         tensor = graph.canonical(flat.node.outputs[0])
-        shape = _spatial_shape(tensor)
+        shape, grid = _spatial_shape(tensor), None
+        if shape is None and len(tensor.shape) == 3 and tensor.shape[-1] is not None:
+            grid = find_grid(tensor.shape[1], image_size, patch)
+            shape = None if grid is None else (grid.height, grid.width, tensor.shape[-1])
         if shape is None:
             continue
         if flat.index not in cuts:
             continue
-        found.append((flat, tensor, shape))
+        found.append((flat, tensor, shape, grid))
     counts: dict[str, int] = {}
-    for flat, _, _ in found:
+    for flat, *_ in found:
         counts[flat.operation.name] = counts.get(flat.operation.name, 0) + 1
     return [
         LayerChoice(
             name=flat.operation.name if counts[flat.operation.name] == 1 else flat.name,
             flat=flat, tensor=tensor, shape=shape,
-            is_pooling=isinstance(flat.operation, _POOLING),
+            is_pooling=isinstance(flat.operation, _POOLING), grid=grid,
         )
-        for flat, tensor, shape in found
+        for flat, tensor, shape, grid in found
     ]
 
 
