@@ -85,14 +85,17 @@ def test_keras_applications_family_gives_finite_maps_everywhere(name):
     assert_finite_map(cam, ex.layer_shape()[:2])
     assert cam.has_evidence
     assert ex.layer_name in ex.candidate_layers
-    probabilities = model.predict(img[None].astype("float32"), verbose=0)[0]
+    # model(x) computes what model.predict does, without tracing a predict function for a big graph
+    probabilities = np.asarray(model(img[None].astype("float32"), training=False))[0]
     np.testing.assert_allclose(ex.scores(img).probabilities, probabilities, atol=1e-5)
     w = show_gradcam(ex, img, top_k=2)
     assert_finite_map(w.heatmap, cam.shape)
-    np.testing.assert_allclose(w.heatmap, cam.normalized, atol=1e-6)
-    maps = compute_cam(model, img)
-    assert maps.shape == (1,) + cam.shape
-    np.testing.assert_allclose(maps[0], cam.normalized, atol=1e-5)
+    # random weights give near-uniform probabilities: the widget's top class may be another index
+    maps = compute_cam(ex, img, class_index=w.selected_class)  # through the explainer's cached features
+    assert maps.shape == (1,) + cam.shape and np.all(np.isfinite(maps))
+    np.testing.assert_allclose(w.heatmap, maps[0], atol=1e-6)
+    if w.selected_class == cam.class_index:
+        np.testing.assert_allclose(maps[0], cam.normalized, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["VGG16", "ResNet50", "MobileNetV2"])
@@ -108,6 +111,10 @@ def test_keras_applications_agree_with_a_gradient_tape_reference(name):
 
 
 # ---- keras_hub image classifiers --------------------------------------------------------------------
+#: Also explained through traced functions (the any-size fast paths crashed there); the others eagerly.
+TRACED_HUB = {"EfficientNet", "ViT-token"}
+
+
 @pytest.mark.parametrize("name", list(zoo.HUB_CLASSIFIERS))
 def test_keras_hub_classifier_explains_what_predict_computes(name):
     model, size = built(name)
@@ -120,14 +127,20 @@ def test_keras_hub_classifier_explains_what_predict_computes(name):
     cam = eager.cam(img)
     assert_finite_map(cam, eager.layer_shape()[:2])
     assert cam.has_evidence
+    np.testing.assert_allclose(compute_cam(eager, img)[0], cam.normalized, atol=1e-5)
+    if name not in TRACED_HUB:
+        assert_finite_map(show_gradcam(eager, img, top_k=2).heatmap, cam.shape)
+        return
     w = show_gradcam(model, img, top_k=2)  # traces on a worker thread
     assert w.explainer.layer_name == eager.layer_name
     assert_finite_map(w.heatmap, cam.shape)
-    assert w.explainer.wait_compiled(timeout=120)
+    assert w.explainer.wait_compiled(timeout=300)
+    other = image(size, seed=20)  # a new image: features, scores and map through the traced functions
+    np.testing.assert_allclose(w.explainer.cam(other).raw, eager.cam(other).raw, rtol=1e-4,
+                               atol=1e-5 * max(eager.cam(other).maximum, 1e-30))
     np.testing.assert_allclose(w.explainer.cams(img, [0, 1, 2])[1].raw, eager.cams(img, [0, 1, 2])[1].raw,
-                               rtol=1e-4, atol=1e-6 * max(cam.maximum, 1e-30))
+                               rtol=1e-4, atol=1e-5 * max(cam.maximum, 1e-30))
     np.testing.assert_allclose(w.explainer.scores(img).probabilities, expected, atol=1e-5)
-    np.testing.assert_allclose(compute_cam(model, img)[0], cam.normalized, atol=1e-5)
 
 
 def test_keras_hub_resnet_agrees_with_a_gradient_tape_reference():
@@ -186,7 +199,7 @@ def test_vit_gradcam_equals_the_hand_written_token_grid(pooling, auto_layer):
     img = image(size, seed=5)
     nodes = {layer.name: len(layer._inbound_nodes) for layer in model._flatten_layers()}
     weights = [w.copy() for w in model.get_weights()]
-    ex = Explainer(model)
+    ex = Explainer(model, compiled=False)
     # class-token head: the last block's output reaches the head only through the class token, so the
     # auto layer is the last block's input; mean-pooled: the last token layer
     assert ex.layer_name == auto_layer
@@ -207,7 +220,7 @@ def test_vit_gradcam_equals_the_hand_written_token_grid(pooling, auto_layer):
 def test_vit_class_token_head_patch_layers_after_the_last_attention_are_reported_empty():
     model, size = built("ViT-token")
     img = image(size, seed=6)
-    ex = Explainer(model)
+    ex = Explainer(model, compiled=False)
     for layer in ("transformer_block_2", "ln"):  # only the class token reaches the head from here
         cam = ex.cam(img, layer=layer)
         assert not cam.has_evidence and cam.maximum == 0.0
@@ -350,13 +363,13 @@ def test_augmentation_and_rescaling_inside_the_model(tmp_path):
     assert not any(name.startswith(("random_", "rescaling")) for name in ex.candidate_layers)
     np.testing.assert_allclose(ex.scores(img).probabilities, model.predict(img[None], verbose=0)[0], atol=1e-5)
     cam = ex.cam(img)
-    np.testing.assert_array_equal(cam.raw, Explainer(model).cam(img).raw)  # augmentation inactive: repeatable
+    np.testing.assert_array_equal(cam.raw, Explainer(model, compiled=False).cam(img).raw)  # inactive: repeatable
     assert_finite_map(show_gradcam(model, img, top_k=2).heatmap, cam.shape)
     assert_finite_map(compute_cam(model, img)[0], cam.shape)
     path = tmp_path / "augmented.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(Explainer(loaded).cam(img).raw, cam.raw, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(Explainer(loaded, compiled=False).cam(img).raw, cam.raw, rtol=1e-5, atol=1e-7)
 
 
 def test_keras_hub_classifier_survives_a_keras_round_trip(tmp_path):

@@ -17,6 +17,11 @@ import numpy as np
 from .graph import FlatGraph, FlatNode, graph_of
 from .tokens import TokenGrid, find_grid, patch_size_of
 
+#: Layers that only move pixels (padding, cropping): their map is the previous layer's plus a border.
+_RESHAPING = tuple(
+    cls for cls in (getattr(keras.layers, name, None) for name in ("ZeroPadding2D", "Cropping2D")) if cls is not None
+)
+
 _POOLING = tuple(
     cls for cls in (
         getattr(keras.layers, name, None)
@@ -35,6 +40,7 @@ class LayerChoice:
     shape: tuple       # (h, w, c) of the maps' grid
     is_pooling: bool
     grid: TokenGrid | None = None  # a token layer: where its patch tokens are (tensor is (N, T, c))
+    is_reshaping: bool = False     # padding/cropping: offered, but not chosen by default
 
     @property
     def is_tokens(self) -> bool:
@@ -83,13 +89,18 @@ def find_candidates(graph: FlatGraph, target=None) -> list[LayerChoice]:
             name=flat.operation.name if counts[flat.operation.name] == 1 else flat.name,
             flat=flat, tensor=tensor, shape=shape,
             is_pooling=isinstance(flat.operation, _POOLING), grid=grid,
+            is_reshaping=isinstance(flat.operation, _RESHAPING),
         )
         for flat, tensor, shape, grid in found
     ]
 
 
 def default_layer(candidates: list[LayerChoice]) -> LayerChoice:
-    """The last spatial layer that is not a pooling layer (the output of the last conv block)."""
+    """The last spatial layer that is not a pooling layer (the output of the last conv block); a padding
+    or cropping layer gives way to the layer it pads (small inputs, where the last blocks are 1 x 1)."""
+    for choice in reversed(candidates):
+        if not choice.is_pooling and not choice.is_reshaping:
+            return choice
     for choice in reversed(candidates):
         if not choice.is_pooling:
             return choice
