@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from .graph import FlatGraph, FlatNode, graph_of
-from .tokens import TokenGrid, find_grid, patch_size_of
+from .tokens import TokenGrid, find_grid, patch_size_of, spatial_sizes
 
 #: Layers that only move pixels (padding, cropping): their map is the previous layer's plus a border.
 _RESHAPING = tuple(
@@ -65,6 +65,7 @@ def find_candidates(graph: FlatGraph, target=None) -> list[LayerChoice]:
         uses[id(flat.operation)] = uses.get(id(flat.operation), 0) + 1
     cuts = graph.cut_nodes(None if target is None else [target])
     image_size, patch = tuple(graph.inputs[0].shape[1:3]), patch_size_of(graph)
+    sizes = spatial_sizes(graph) if patch is None else set()
     found = []
     for flat in graph.nodes:
         if len(flat.node.outputs) != 1 or uses[id(flat.operation)] != 1:
@@ -74,7 +75,7 @@ def find_candidates(graph: FlatGraph, target=None) -> list[LayerChoice]:
         tensor = graph.canonical(flat.node.outputs[0])
         shape, grid = _spatial_shape(tensor), None
         if shape is None and len(tensor.shape) == 3 and tensor.shape[-1] is not None:
-            grid = find_grid(tensor.shape[1], image_size, patch)
+            grid = find_grid(tensor.shape[1], image_size, patch, sizes)
             shape = None if grid is None else (grid.height, grid.width, tensor.shape[-1])
         if shape is None:
             continue
