@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import functools
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
+import zoo_models as zoo
 
 from gradcam_widget import Explainer, compute_cam, show_gradcam
 from gradcam_widget.metrics import deletion
-
-import zoo_models as zoo
 
 
 @functools.cache
@@ -188,7 +187,7 @@ def _hub_vit_reference(model, img, layer: str, pooling: str):
         score = logits[0, top]
     grads = tape.gradient(score, tokens).numpy()[0]
     a = tokens.numpy()[0]
-    grid = lambda t: t[1:].reshape(4, 4, t.shape[-1])  # noqa: E731 - 1 class token, then 4 x 4 patches
+    grid = lambda t: t[1:].reshape(4, 4, t.shape[-1])  # one class token, then 4 x 4 patches
     weights = grid(grads).mean(axis=(0, 1))
     return top, np.maximum(np.einsum("k,hwk->hw", weights, grid(a)), 0.0)
 

@@ -81,11 +81,11 @@ def hub_mobilenet():
         stackwise_activation=[["relu"], ["hard_swish"]], stackwise_padding=[[1], [1]], output_num_filters=32,
         depthwise_filters=8, depthwise_stride=2, depthwise_residual=False, last_layer_filter=32,
         input_num_filters=8, squeeze_and_excite=0.5)
-    from keras_hub.models import MobileNetImageClassifier, MobileNetImageClassifierPreprocessor
-
-    preprocessor = MobileNetImageClassifierPreprocessor(
+    preprocessor = models.MobileNetImageClassifierPreprocessor(
         layers.MobileNetImageConverter(image_size=(HUB_SIZE, HUB_SIZE), scale=1 / 255.0))
-    return MobileNetImageClassifier(backbone=backbone, num_classes=3, num_features=16, preprocessor=preprocessor)
+    # its own head (pooling, 1x1 conv, dense) and no activation: predict() returns logits
+    return models.MobileNetImageClassifier(backbone=backbone, num_classes=3, num_features=16,
+                                           preprocessor=preprocessor)
 
 
 def hub_densenet():

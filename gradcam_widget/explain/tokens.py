@@ -72,7 +72,7 @@ def find_grid(tokens: int | None, image_size, patch, sizes=frozenset()) -> Token
         if gh * gw > 1 and 0 <= tokens - gh * gw <= MAX_EXTRA:
             return TokenGrid(gh, gw, tokens - gh * gw)
         return None  # the model says where its patches are, and this layer does not hold them
-    for skip in range(0, MAX_EXTRA + 1):
+    for skip in range(MAX_EXTRA + 1):
         if sizes:  # the grid of a spatial tensor of the model (its patch embedding)
             found = [s for s in sizes if s[0] * s[1] == tokens - skip and s[0] * s[1] > 1]
             grid = found[0] if len(found) == 1 else None
