@@ -367,7 +367,7 @@ def _read_dataset(dataset, progress: bool):
 
 def explore_misclassifications(model, images, labels=None, *, class_names=None, preprocess=None, layer=None,
                                batch_size: int = 64, page_size: int = PAGE_SIZE, progress: bool = True,
-                               top_k: int | None = None) -> MisclassificationExplorer:
+                               top_k: int | None = None, output=None) -> MisclassificationExplorer:
     """Show where a classifier goes wrong: confusion matrix, gallery of mistakes, Grad-CAM on click.
 
     ``images``: an array (N, H, W[, C]) or a list of images or paths, with ``labels`` (one integer
@@ -378,6 +378,7 @@ def explore_misclassifications(model, images, labels=None, *, class_names=None, 
     so the predictions are ``model.predict``'s.
     ``model`` may also be an :class:`~gradcam_widget.Explainer` (then ``preprocess``/``layer`` are its
     own). Predictions run in batches of ``batch_size`` with a progress bar; Ctrl-C stops them cleanly.
+    ``output``: the output to explain of a model with several (name or index).
     """
     from .explain import Explainer
 
@@ -393,11 +394,12 @@ def explore_misclassifications(model, images, labels=None, *, class_names=None, 
         raise ValueError("there are no images to explore (empty input). Pass at least one image.")
     labels = data.check_labels(labels, len(source))
     if isinstance(model, Explainer):
-        if preprocess is not None or layer is not None:
-            raise ValueError("preprocess= and layer= belong to the Explainer; pass the Keras model here to set them.")
+        if preprocess is not None or layer is not None or output is not None:
+            raise ValueError("preprocess=, layer= and output= belong to the Explainer; pass the Keras model here "
+                             "to set them.")
         explainer = model
     else:
-        explainer = Explainer(model, layer=layer, preprocess=preprocess, batch_size=batch_size)
+        explainer = Explainer(model, layer=layer, preprocess=preprocess, batch_size=batch_size, output=output)
     explainer.prepare(source[0])  # builds a never-called Sequential, so num_classes is known
     names = class_names_for(int(explainer.num_classes), class_names)
     data.check_label_range(labels, len(names))

@@ -46,6 +46,8 @@ class GradCAMMagics(Magics):
     @argument("--preprocess", default=None, help="name of the model's preprocessing function variable")
     @argument("--display-image", default=None,
               help="name of a variable holding the picture to show (e.g. the original of a preprocessed array)")
+    @argument("--output", default=None,
+              help="the output to explain of a model with several: its name, or its index as a number")
     @line_magic
     def gradcam(self, line: str):
         """Show the Grad-CAM widget: ``%gradcam model img [--top-k 5] [--method gradcam] ...``."""
@@ -54,19 +56,20 @@ class GradCAMMagics(Magics):
         except UsageError as err:
             raise UsageError(f"%gradcam: {err}. Usage: %gradcam MODEL IMAGE [--top-k N] [--method M] "
                              f"[--layer NAME] [--colormap C] [--opacity X] [--class-names NAME] "
-                             f"[--preprocess NAME] [--display-image NAME]") from None
+                             f"[--preprocess NAME] [--display-image NAME] [--output NAME|INDEX]") from None
         ns = self.shell.user_ns
         model = _lookup(ns, args.model, "model")
         image = _lookup(ns, args.image, "image")
         class_names = None if args.class_names is None else _lookup(ns, args.class_names, "--class-names")
         preprocess = None if args.preprocess is None else _lookup(ns, args.preprocess, "--preprocess")
         shown = None if args.display_image is None else _lookup(ns, args.display_image, "--display-image")
+        output = int(args.output) if args.output is not None and args.output.lstrip("-").isdigit() else args.output
         from .widget import show_gradcam
 
         try:
             return show_gradcam(model, image, class_names=class_names, top_k=args.top_k, layer=args.layer,
                                 method=args.method, preprocess=preprocess, colormap=args.colormap,
-                                opacity=args.opacity, display_image=shown)
+                                opacity=args.opacity, display_image=shown, output=output)
         except (ValueError, TypeError, FileNotFoundError) as err:
             raise UsageError(f"%gradcam: {err}") from None
 

@@ -826,7 +826,7 @@ def _on_page_message(widget, content, buffers) -> None:
 
 def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, layer: str | None = None,
                  method: str = "gradcam", preprocess=None, colormap: str = "jet",
-                 opacity: float = 0.4, display_image=None) -> GradCAMWidget:
+                 opacity: float = 0.4, display_image=None, output=None, input_size=None) -> GradCAMWidget:
     """Show an interactive Grad-CAM widget for one image.
 
     ``img`` reaches the model as ``model.predict`` would get it (see :mod:`gradcam_widget.images`),
@@ -836,16 +836,19 @@ def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, laye
     ``model`` is a Keras model, or an existing :class:`~gradcam_widget.Explainer` to reuse its caches
     (then ``preprocess`` belongs to that Explainer). ``top_k`` classes get their maps precomputed
     (default 5, or every class when the model has fewer). ``class_names`` defaults to the ImageNet
-    names for 1000-class models and to "class i" otherwise.
+    names for 1000-class models and to "class i" otherwise. ``output``: the output to explain of a
+    model with several (name or index). ``input_size``: (height, width) for a model that accepts any
+    size (default: the image at its own size).
     """
     from .explain import Explainer
 
     if isinstance(model, Explainer):
-        if preprocess is not None:
-            raise ValueError("preprocess= is set on the Explainer; pass it to Explainer(model, "
-                             "preprocess=...) or pass the Keras model here instead.")
+        if preprocess is not None or output is not None or input_size is not None:
+            raise ValueError("preprocess=, output= and input_size= are set on the Explainer; pass them to "
+                             "Explainer(model, ...) or pass the Keras model here instead.")
         explainer = model
     else:
-        explainer = Explainer(model, layer=layer, preprocess=preprocess, compiled="background")
+        explainer = Explainer(model, layer=layer, preprocess=preprocess, compiled="background", output=output,
+                              input_size=input_size)
     return GradCAMWidget(explainer, img, class_names=class_names, top_k=top_k, method=method,
                          layer=layer, colormap=colormap, opacity=opacity, display_image=display_image)

@@ -23,8 +23,9 @@ import tensorflow as tf
 import keras
 
 from .. import images as imgs
+from . import hub
 from .graph import FlatGraph, graph_of
-from .layers import LayerChoice, find_candidates, resolve_layer, score_source
+from .layers import LayerChoice, find_candidates, output_names, resolve_layer, score_source, select_output
 from .methods import METHODS, get_method
 from .results import CamMap, Scores, make_cam_map
 from . import weights as fingerprint
@@ -102,7 +103,9 @@ def _compile_worker(owner_ref):
             return
         try:
             fn = _compile(body, signature)
-            fn(*[tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype) for spec in signature])
+            if all(d is not None for spec in signature for d in spec.shape[1:]):
+                # Any-size models: no dummy run (a made-up size may be invalid); the first call optimises.
+                fn(*[tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype) for spec in signature])
         except Exception:  # noqa: BLE001 - the eager body keeps working; the error shows there, if real
             owner._functions[key] = body  # do not retry: stay eager for this function
             continue
@@ -181,15 +184,25 @@ def _summed_kernel(dense, h: int, w: int, k: int):
 
 def _pooled_gradcam(pd, scores_from, a, z, classes, against):
     """Grad-CAM maps (n, h, w) through the offset shortcut, one row per class (A and z repeated)."""
-    n, (h, w, k) = tf.shape(classes)[0], (int(d) for d in a.shape[1:])
+    n = tf.shape(classes)[0]
     a = tf.repeat(a, n // tf.shape(a)[0], axis=0)
     z = tf.repeat(z, n // tf.shape(z)[0], axis=0)
-    offset = tf.zeros((n, k))
+    offset = tf.zeros((n, tf.shape(a)[-1]))
     with tf.GradientTape() as tape:
         tape.watch(offset)
         picked = _target_scores(_offset_scores(pd, scores_from, z, offset), classes, against)
-    weights = tape.gradient(picked, offset) / float(h * w)  # = the spatial mean of dS/dA
+    weights = tape.gradient(picked, offset) / _positions(a)  # = the spatial mean of dS/dA
     return tf.einsum("nk,nhwk->nhw", weights, a)
+
+
+def _as_grid(choice, a):
+    """Activations or gradients as the methods take them: a token layer's patch tokens as a grid."""
+    return a if choice.grid is None else choice.grid.to_grid(a)
+
+
+def _positions(a):
+    """h * w of an (n, h, w, k) batch as float32, known or not when traced (any-size models)."""
+    return tf.cast(tf.shape(a)[1] * tf.shape(a)[2], tf.float32)
 
 
 def _offset_scores(pd, scores_from, z, offset):
@@ -197,6 +210,15 @@ def _offset_scores(pd, scores_from, z, offset):
     if pd.dense is None:
         return scores_from(z + offset)
     return scores_from(pd.dense.activation(z + offset @ pd.w_sum))
+
+
+def _same_size_groups(arrays) -> list[list[int]]:
+    """Indices of the arrays grouped by shape, in order of first appearance (an any-size model takes
+    images of different sizes, but one batch holds one size)."""
+    groups: dict = {}
+    for i, array in enumerate(arrays):
+        groups.setdefault(tuple(array.shape), []).append(i)
+    return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -208,6 +230,48 @@ class PreparedImage:
     key: str                 # content hash of model_input: the cache key
     pixels: np.ndarray | None = None  # model_input before preprocess= (perturbation metrics)
     note: str = ""           # how ``display`` was derived when it is not the values as they are
+
+
+def _token_default(graph, source, candidates, fallback):
+    """The deepest token layer whose patch tokens reach the score (vision transformers).
+
+    With a class-token head, the last blocks' outputs reach the head only through the class token: every
+    patch gradient there is exactly zero and the map would be empty. One probe (a random image, the
+    gradient of the summed scores) tells which layers' patch tokens the scores depend on; structural
+    zeros are exact, so the test is ``!= 0``. A conv layer deeper than every token layer is kept.
+    """
+    model_input = graph.inputs[0]
+    shape = [1] + [32 if d is None else int(d) for d in model_input.shape[1:]]
+    x = tf.cast(tf.random.stateless_normal(shape, seed=(0, 0)), model_input.dtype)
+    for choice in reversed(candidates):
+        if choice.is_pooling:
+            continue
+        if not choice.is_tokens:
+            return choice
+        try:
+            tokens = graph.run({model_input: x}, [choice.tensor])[0]
+            with tf.GradientTape() as tape:
+                tape.watch(tokens)
+                scores = graph.run({choice.tensor: tokens}, [source.target], source.overrides)[0]
+                total = tf.reduce_sum(tf.cast(scores, tf.float32))
+            patches = choice.grid.to_grid(tape.gradient(total, tokens))
+        except Exception:  # noqa: BLE001 - a probe that cannot run decides nothing
+            return fallback
+        if patches is not None and bool(tf.reduce_any(tf.not_equal(patches, 0.0))):
+            return choice
+    return fallback
+
+
+def _check_input_size(size):
+    """``input_size=``: None or (height, width) of positive ints."""
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (size, size)
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in size)):
+        raise ValueError(f"input_size= must be (height, width) in pixels, two positive ints, got {size!r}.")
+    return (int(size[0]), int(size[1]))
 
 
 def _check_model(model):
@@ -276,12 +340,19 @@ class Explainer:
     with (the highest-variance ones, as Faster Score-CAM). ``compiled=False`` runs eagerly (no tracing
     cost; better for one-off calls). ``compiled="background"`` answers eagerly at once and traces the
     compiled functions on a worker thread, using each as soon as it is ready (interactive use).
+    A keras_hub task's ``preprocessor`` is applied as its ``predict()`` does (after ``preprocess``).
+    ``output``: for a model with several outputs, the one to explain (its name or index; required
+    then). ``input_size``: (height, width) to resize images to for a model that accepts any size
+    (default: each image at its own size).
     """
 
     def __init__(self, model, layer=None, preprocess=None, *, cache_size: int = 16,
                  scorecam_channels: int | None = 64, batch_size: int = 32, compiled: bool | str = True,
-                 input_shape=None):
+                 input_shape=None, input_size=None, output=None):
         _check_model(model)
+        self._requested_output = output
+        self._task_preprocess = hub.task_preprocessor(model)  # keras_hub: what predict() applies first
+        self._requested_size = _check_input_size(input_size)
         if preprocess is not None and not callable(preprocess):
             raise TypeError(f"preprocess= must be a function applied to the image batch (e.g. "
                             f"keras.applications.vgg16.preprocess_input), got {type(preprocess).__name__}.")
@@ -325,18 +396,27 @@ class Explainer:
         if len(shape) not in (3, 4):  # (N, H, W): grayscale without a channel axis
             raise ValueError(f"the model's input has shape {shape}; an image classifier takes "
                              f"(batch, height, width, channels) or (batch, height, width).")
-        source = score_source(graph)
-        candidates = find_candidates(graph)
+        index = select_output(graph, self._requested_output)
+        source = score_source(graph, index)
+        candidates = find_candidates(graph, graph.outputs[index])
         names = {flat.operation.name for flat in graph.nodes} | {flat.name for flat in graph.nodes}
         default = resolve_layer(candidates, self._requested_layer, names)
+        if self._requested_layer is None and default.is_tokens:
+            default = _token_default(graph, source, candidates, default)
         self._graph, self._source, self._candidates, self._layer_names = graph, source, candidates, names
         self._default = default
         self._input_shape = shape[1:]
+        fixed = tuple(shape[1:3])
+        if self._requested_size is not None and None not in fixed and fixed != self._requested_size:
+            raise ValueError(f"input_size={self._requested_size} but the model takes {fixed[0]}x{fixed[1]} "
+                             f"images; input_size= is for models that accept any size (None in their input "
+                             f"shape). Leave it out: images are resized to the model's size.")
         if self._compiled and not all(_SCOPE_NAME.match(flat.operation.name) for flat in graph.nodes):
             # TensorFlow refuses such layer names as graph scopes (Keras' own predict() fails too);
             # the model still runs eagerly, so explain it that way rather than fail.
             self._compiled = False
-        self._num_outputs = int(graph.outputs[0].shape[-1])
+        self._num_outputs = int(graph.outputs[index].shape[-1])
+        self._output = (index, output_names(graph)[index])
 
     def _require_setup(self):
         if self._graph is None:
@@ -346,6 +426,12 @@ class Explainer:
     @property
     def model(self):
         return self._model
+
+    @property
+    def output(self) -> tuple[int, str]:
+        """(index, name) of the model output being explained (``output=``; the only one by default)."""
+        self._require_setup()
+        return self._output
 
     @property
     def layer_name(self) -> str:
@@ -368,9 +454,11 @@ class Explainer:
 
     @property
     def input_size(self):
+        """(height, width) images are resized to: the model's, or ``input_size=`` for an any-size model
+        (None: each image keeps its own size)."""
         self._require_setup()
         h, w = self._input_shape[:2]
-        return None if h is None or w is None else (int(h), int(w))
+        return self._requested_size if h is None or w is None else (int(h), int(w))
 
     def layer_shape(self, layer=None) -> tuple:
         """(h, w, channels) of the maps at ``layer``."""
@@ -416,26 +504,52 @@ class Explainer:
         rank = None if self._graph is None else len(self._input_shape)
         return self._to_model(imgs.load_batch(images, rank))
 
-    def _to_model(self, inputs) -> np.ndarray:
-        """Loaded images as the model gets them before ``preprocess=``: one float32 batch."""
+    def _fit_shape(self) -> tuple:
+        """The input shape images are fitted to: the model's, or ``input_size=`` for an any-size model
+        (None sides: each image keeps its size); a keras_hub converter resizes by itself."""
+        size = None if hub.resizes(self._model) else self.input_size
+        return tuple(size or (None, None)) + tuple(self._input_shape[2:])
+
+    def _to_model_each(self, inputs) -> list[np.ndarray]:
+        """Loaded images as the model gets them before ``preprocess=``: float32, one array each."""
         if self._graph is None:  # a Sequential never called: build it as model.predict would
             first = inputs[0].values
             self._setup(first.shape if inputs[0].kind != imgs.PICTURE else first.shape[:2] + (3,))
-        resized = [imgs.to_model(image, self._input_shape) for image in inputs]
+        shape = self._fit_shape()
+        return [imgs.to_model(image, shape).astype(np.float32) for image in inputs]
+
+    def _to_model(self, inputs) -> np.ndarray:
+        """:meth:`_to_model_each` as one float32 batch (the images must share a size)."""
+        resized = self._to_model_each(inputs)
         if len({r.shape for r in resized}) > 1:
             raise ValueError("the images have different sizes and the model accepts any size, so they "
                              "cannot form one batch. Explain them one at a time, or resize them first.")
-        return np.stack(resized).astype(np.float32)
+        return np.stack(resized)
+
+    def _model_side(self, batch: np.ndarray) -> np.ndarray:
+        """A keras_hub task's own preprocessor (``task.preprocessor``), as its ``predict()`` applies it."""
+        return batch if self._task_preprocess is None else self._task_preprocess(batch)
+
+    def _visible(self, shown: np.ndarray) -> np.ndarray:
+        """The part of the image the model sees (a keras_hub converter may crop to its aspect ratio)."""
+        box = hub.visible_box(self._model, *shown.shape[:2])
+        if box is None:
+            return shown
+        top, left, h, w = box
+        return np.ascontiguousarray(shown[top:top + h, left:left + w])
 
     def _prepare(self, inputs) -> list[PreparedImage]:
-        pixels = self._to_model(inputs)
-        batch = self._apply_preprocess(pixels)
+        pixels = self._to_model_each(inputs)
+        batch = [None] * len(pixels)
+        for group in _same_size_groups(pixels):  # preprocess= sees one batch per image size
+            for i, x in zip(group, self._model_side(self._apply_preprocess(np.stack([pixels[i] for i in group])))):
+                batch[i] = x
         out = []
         for image, x, p in zip(inputs, batch, pixels):
             digest = hashlib.blake2b(x.tobytes(), digest_size=16)
             digest.update(str(x.shape).encode())
             shown, note = imgs.display_for_model(image, self._input_shape)
-            out.append(PreparedImage(shown, x, digest.hexdigest(), p, note))
+            out.append(PreparedImage(self._visible(shown), x, digest.hexdigest(), p, note))
         return out
 
     def _apply_preprocess(self, batch: np.ndarray) -> np.ndarray:
@@ -506,7 +620,7 @@ class Explainer:
         return tf.TensorSpec((None,) + tuple(self._input_shape), tf.float32)
 
     def _a_spec(self, choice):
-        return tf.TensorSpec((None,) + tuple(choice.shape), tf.float32)
+        return tf.TensorSpec((None,) + tuple(choice.tensor.shape[1:]), tf.float32)  # tokens: (T, dim)
 
     def _features_fn(self, choice):
         graph, model_input = self._graph, self._graph.inputs[0]
@@ -539,6 +653,8 @@ class Explainer:
 
     def _pooled_dense(self, choice):
         key = ("pooled-dense", choice.name)
+        if choice.is_tokens:
+            return None  # token layers have no pooling shortcut
         if key not in self._functions:
             self._functions[key] = _find_pooled_dense(self._graph, choice, self._source)
         return self._functions[key]
@@ -584,18 +700,17 @@ class Explainer:
         pd = self._pooled_dense(choice) if method.name == "gradcam" else None
         features_scores = self._features_scores_fn(choice) if pd is not None else None
         scores_from = self._dense_scores(choice, pd) if pd is not None else None
-        h, w, k = (int(d) for d in choice.shape)
 
         def build():
             def first_map(x):
                 if pd is not None:
                     a, scores, z = features_scores(x)
                     top = tf.argmax(scores, axis=-1, output_type=tf.int32)
-                    offset = tf.zeros((tf.shape(a)[0], k))
+                    offset = tf.zeros((tf.shape(a)[0], tf.shape(a)[-1]))
                     with tf.GradientTape() as tape:
                         tape.watch(offset)
                         picked = tf.gather(_offset_scores(pd, scores_from, z, offset), top[:, None], batch_dims=1)
-                    weights = tape.gradient(picked, offset) / float(h * w)
+                    weights = tape.gradient(picked, offset) / _positions(a)
                     return a, scores, z, tf.einsum("nk,nhwk->nhw", weights, a)
                 a = tf.cast(graph.run({model_input: tf.cast(x, dtype)}, [choice.tensor])[0], tf.float32)
                 with tf.GradientTape() as tape:
@@ -604,7 +719,8 @@ class Explainer:
                     top = tf.argmax(scores, axis=-1, output_type=tf.int32)
                     picked = tf.gather(scores, top[:, None], batch_dims=1)
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
-                return a, scores, tf.zeros((tf.shape(a)[0], 0)), method.function(a, gradients)
+                maps = method.function(_as_grid(choice, a), _as_grid(choice, gradients))
+                return a, scores, tf.zeros((tf.shape(a)[0], 0)), maps
             return first_map
 
         return self._function(("first", choice.name, method.name), build, [self._x_spec()])
@@ -617,13 +733,13 @@ class Explainer:
                 # One image for k classes (Explainer.cams) is repeated here, not by an eager concat.
                 a = tf.repeat(a, tf.shape(classes)[0] // tf.shape(a)[0], axis=0)
                 if not method.needs_gradients:
-                    return method.function(a, None)
+                    return method.function(_as_grid(choice, a), None)
                 with tf.GradientTape() as tape:
                     tape.watch(a)
                     scores = head(a)
                     picked = _target_scores(scores, classes, against)
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
-                return method.function(a, gradients)
+                return method.function(_as_grid(choice, a), _as_grid(choice, gradients))
             return run
 
         spec = [self._a_spec(choice), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)]
@@ -645,19 +761,18 @@ class Explainer:
         """One image, k classes: one forward of the head, the k backward passes vectorised (jacobian)."""
         pd = self._pooled_dense(choice)
         scores_from = self._dense_scores(choice, pd)
-        h, w, k = (int(d) for d in choice.shape)
 
         def build():
             def run(a, z, classes, against):
                 if not tf.inside_function():  # eager: the jacobian's pfor would trace a function per call
                     return _pooled_gradcam(pd, scores_from, a, z, classes, against)
-                offset = tf.zeros((1, k))
+                offset = tf.zeros((1, tf.shape(a)[-1]))
                 with tf.GradientTape() as tape:
                     tape.watch(offset)
                     scores = _offset_scores(pd, scores_from, z, offset)[0]
                     other = tf.where(against >= 0, tf.gather(scores, tf.maximum(against, 0)), 0.0)
                     picked = tf.gather(scores, classes) - other
-                weights = tape.jacobian(picked, offset)[:, 0] / float(h * w)
+                weights = tape.jacobian(picked, offset)[:, 0] / _positions(a)
                 return tf.einsum("nk,hwk->nhw", weights, a[0])
             return run
 
@@ -804,12 +919,21 @@ class Explainer:
         For dataset-scale predictions: one compiled pass per batch, nothing cached (the feature cache
         is for images you look at).
         """
-        return self._scores_of_inputs(np.stack([p.model_input for p in self.prepare_batch(images)]))
+        inputs = [p.model_input for p in self.prepare_batch(images)]
+        groups = _same_size_groups(inputs)
+        if len(groups) == 1:
+            return self._scores_of_inputs(np.stack(inputs))
+        logits = np.zeros((len(inputs), self.num_classes), np.float32)  # any-size model: one pass per size
+        probabilities = np.zeros_like(logits)
+        for group in groups:
+            part = self._scores_of_inputs(np.stack([inputs[i] for i in group]))
+            logits[group], probabilities[group] = part.logits, part.probabilities
+        return Scores(logits, probabilities)
 
     def scores_of_pixels(self, pixels: np.ndarray) -> Scores:
         """Scores of a batch of model-size values before preprocessing (see :meth:`model_pixels`):
         ``preprocess=`` is applied, nothing is cached."""
-        return self._scores_of_inputs(self._apply_preprocess(np.asarray(pixels, dtype=np.float32)))
+        return self._scores_of_inputs(self._model_side(self._apply_preprocess(np.asarray(pixels, dtype=np.float32))))
 
     def _scores_of_inputs(self, inputs: np.ndarray) -> Scores:
         full = self._full_scores_fn(self._choice(None))
@@ -903,10 +1027,13 @@ class Explainer:
         prepared = self.prepare_batch(images)
         choice = self._choice(layer)
         if class_indices is None:
-            classes = []
-            for start in range(0, len(prepared), self._batch_size):
-                _, s = self._features(prepared[start:start + self._batch_size], choice)
-                classes.extend(int(np.argmax(row)) for row in s)
+            classes = [0] * len(prepared)
+            for group in _same_size_groups([p.model_input for p in prepared]):
+                for start in range(0, len(group), self._batch_size):
+                    part = group[start:start + self._batch_size]
+                    _, s = self._features([prepared[i] for i in part], choice)
+                    for i, row in zip(part, s):
+                        classes[i] = int(np.argmax(row))
         elif isinstance(class_indices, (int, np.integer)) and not isinstance(class_indices, bool):
             classes = [self._check_class(class_indices)] * len(prepared)
         else:
@@ -931,6 +1058,15 @@ class Explainer:
         if method.name == "eigencam" and any(b >= 0 for b in against):
             raise ValueError("eigencam is class-agnostic, so it has no contrastive form. Use a gradient "
                              "method such as gradcam for a contrastive map.")
+        groups = _same_size_groups([p.model_input for p in prepared])
+        if len(groups) > 1:  # an any-size model given images of several sizes: one batch per size
+            results = [None] * len(prepared)
+            for group in groups:
+                maps = self._maps([prepared[i] for i in group], [classes[i] for i in group],
+                                  [against[i] for i in group], method, choice, progress, cancel)
+                for i, cam in zip(group, maps):
+                    results[i] = cam
+            return results
         results = []
         step = self._batch_size
         for start in range(0, len(prepared), step):
@@ -968,7 +1104,7 @@ class Explainer:
         maps: list = [None] * len(prepared)
         for key, rows in rows_of.items():
             i = rows[0]
-            ai = a[i:i + 1]
+            ai = _as_grid(choice, a[i:i + 1])
             if known[key] is None:
                 known[key] = self._masked_passes(prepared[i], ai, m, choice, progress, cancel, counter)
                 with self._cache_lock:
@@ -1012,7 +1148,7 @@ class Explainer:
         return channels, tf.concat(rows, axis=0)
 
 def compute_cam(model, images, class_index=None, *, layer=None, method: str = "gradcam", preprocess=None,
-                normalize: bool = True, contrast=None) -> np.ndarray:
+                normalize: bool = True, contrast=None, output=None, input_size=None) -> np.ndarray:
     """Class activation maps for one image or a batch: float32 array (N, h, w) at the layer's resolution.
 
     ``class_index``: None = each image's top class; an int = that class for every image; a sequence =
@@ -1021,11 +1157,20 @@ def compute_cam(model, images, class_index=None, *, layer=None, method: str = "g
     tells them apart. ``normalize=False`` returns the maps after ReLU in the model's own units.
     ``contrast``: None, a class, or one class per image: explain "why class_index rather than contrast".
     ``model`` may also be an :class:`Explainer`, to reuse its caches and compiled functions.
+    ``output``: the output to explain of a model with several (name or index). A model that accepts
+    any input size explains each image at its own size (``input_size=(h, w)`` resizes them all):
+    images of different sizes then give a list of maps, one (h, w) array each.
     """
-    explainer = model if isinstance(model, Explainer) else Explainer(model, layer, preprocess,
-                                                                     compiled=False)
-    if isinstance(model, Explainer) and preprocess is not None:
-        raise ValueError("preprocess= is set on the Explainer; do not pass it again to compute_cam.")
+    if isinstance(model, Explainer):
+        if preprocess is not None or output is not None or input_size is not None:
+            raise ValueError("preprocess=, output= and input_size= are set on the Explainer; do not pass "
+                             "them again to compute_cam.")
+        explainer = model
+    else:
+        explainer = Explainer(model, layer, preprocess, compiled=False, output=output, input_size=input_size)
     maps = explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
     key = "normalized" if normalize else "raw"
-    return np.stack([getattr(m, key) for m in maps]).astype(np.float32)
+    arrays = [getattr(m, key).astype(np.float32) for m in maps]
+    if len({a.shape for a in arrays}) > 1:
+        return arrays
+    return np.stack(arrays)

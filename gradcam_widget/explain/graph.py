@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import keras
 
+from .expand import call_step, chain_of
+
 
 class NotComputable(Exception):
     """The wanted tensors depend on model inputs that were not given (the seed is not a cut)."""
@@ -37,6 +39,7 @@ class FlatNode:
     path: tuple  # names of the nested models this call lives in, outermost first
     input_ids: list = field(default_factory=list)  # canonical ids of the call's input tensors
     output_ids: list = field(default_factory=list)
+    step: bool = False  # one sublayer of an opened-up composite layer (see expand.py), called on its input
 
     @property
     def name(self) -> str:
@@ -85,6 +88,8 @@ class FlatGraph:
                     for outer, inner in zip(node.outputs, inner_outputs):
                         self._alias[id(outer)] = self.canonical(inner)
                     continue
+                if self._open_up(node, path):
+                    continue
                 flat = FlatNode(len(self.nodes), op, node, path)
                 flat.input_ids = [id(self.canonical(t)) for t in node.input_tensors]
                 flat.output_ids = [id(self.canonical(t)) for t in node.outputs]
@@ -92,6 +97,24 @@ class FlatGraph:
                     self._producer[tid] = flat
                 self.nodes.append(flat)
         return list(graph.outputs)
+
+    def _open_up(self, node, path) -> bool:
+        """Add a composite layer's call as its chain of sublayer calls (see expand.py), if it has one."""
+        if len(node.input_tensors) != 1 or len(node.outputs) != 1 or len(keras.tree.flatten(node.arguments.args)) != 1:
+            return False
+        source = self.canonical(node.input_tensors[0])
+        steps = chain_of(node.operation, tuple(source.shape))
+        if steps is None:
+            return False
+        for i, step in enumerate(steps):
+            last = i == len(steps) - 1
+            out = node.outputs[0] if last else keras.KerasTensor(source.shape, dtype=node.outputs[0].dtype)
+            flat = FlatNode(len(self.nodes), step, _Step([source], [out]), path + (node.operation.name,), step=True)
+            flat.input_ids, flat.output_ids = [id(source)], [id(out)]
+            self._producer[id(out)] = flat
+            self.nodes.append(flat)
+            source = out
+        return True
 
     def producer(self, tensor) -> FlatNode | None:
         return self._producer.get(id(self.canonical(tensor)))
@@ -120,13 +143,15 @@ class FlatGraph:
         self._plans[key] = plan
         return plan
 
-    def cut_nodes(self) -> set[int]:
-        """Indices of the calls through which every path from the input to the outputs passes.
+    def cut_nodes(self, targets=None) -> set[int]:
+        """Indices of the calls through which every path from the input to the targets (default: the
+        outputs) passes.
 
         In topological order, a call is such a cut exactly when no edge jumps over it (an edge from
         an earlier call to a later one would be a path around it). One sweep, linear in the graph.
         """
-        plan = self.plan(tuple(self.input_ids), tuple(id(t) for t in self.outputs))
+        targets = self.outputs if targets is None else targets
+        plan = self.plan(tuple(self.input_ids), tuple(id(self.canonical(t)) for t in targets))
         position = {node.index: i for i, node in enumerate(plan)}
         cover = [0] * (len(plan) + 1)
         for node in plan:
@@ -163,6 +188,9 @@ class FlatGraph:
         plan = self.plan(tuple(values), target_ids)
         overrides = overrides or {}
         for flat in plan:
+            if flat.step:
+                values[flat.output_ids[0]] = call_step(flat.operation, values[flat.input_ids[0]])
+                continue
             node = flat.node
             local = {id(raw): values[cid] for raw, cid in zip(node.input_tensors, flat.input_ids)}
             args, kwargs = node.arguments.fill_in(local)
@@ -178,6 +206,14 @@ class FlatGraph:
             for tid, value in zip(flat.output_ids, outputs):
                 values[tid] = value
         return [values[tid] for tid in target_ids]
+
+
+@dataclass(frozen=True)
+class _Step:
+    """The node of one sublayer call of an opened-up layer: its input and output tensors."""
+
+    input_tensors: list
+    outputs: list
 
 
 def _takes_training(op) -> bool:

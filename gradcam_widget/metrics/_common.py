@@ -18,15 +18,16 @@ import numpy as np
 from ..colormaps import bilinear_upsample
 
 
-def as_explainer(model, preprocess=None, *, compiled: bool = True):
-    """An Explainer for ``model``; an Explainer passed in is reused (its caches and compiled code)."""
+def as_explainer(model, preprocess=None, *, compiled: bool = True, output=None):
+    """An Explainer for ``model``; an Explainer passed in is reused (its caches and compiled code).
+    ``output``: the output to explain of a model with several (name or index)."""
     from ..explain import Explainer
 
     if isinstance(model, Explainer):
-        if preprocess is not None:
-            raise ValueError("preprocess= is already set on the Explainer; do not pass it again.")
+        if preprocess is not None or output is not None:
+            raise ValueError("preprocess= and output= are already set on the Explainer; do not pass them again.")
         return model
-    return Explainer(model, preprocess=preprocess, compiled=compiled)
+    return Explainer(model, preprocess=preprocess, compiled=compiled, output=output)
 
 
 def model_pixels(explainer, image) -> np.ndarray:

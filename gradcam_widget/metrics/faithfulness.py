@@ -149,8 +149,8 @@ def _blur(pixels: np.ndarray, sigma) -> np.ndarray:
 
 
 def _curve(kind, model, image, saliency, class_index, *, steps, baseline, blur_sigma, preprocess,
-           batch_size, progress) -> CurveResult:
-    explainer = as_explainer(model, preprocess)
+           batch_size, progress, output) -> CurveResult:
+    explainer = as_explainer(model, preprocess, output=output)
     pixels = model_pixels(explainer, image)
     cls = None if class_index is None else explainer.check_class(class_index)
     height, width = pixels.shape[:2]
@@ -176,27 +176,30 @@ def _curve(kind, model, image, saliency, class_index, *, steps, baseline, blur_s
 
 
 def deletion(model, image, saliency, class_index=None, *, steps: int = 50, baseline="blur", blur_sigma=None,
-             preprocess=None, batch_size: int = 32, progress="auto") -> CurveResult:
+             preprocess=None, batch_size: int = 32, progress="auto", output=None) -> CurveResult:
     """Deletion curve (Petsiuk et al. 2018): remove the most salient pixels first. Lower AUC = better.
 
     ``model``: a Keras model or an :class:`~gradcam_widget.Explainer` (reused). ``saliency``: a 2-D map
     at any resolution or a CamMap. ``class_index``: None = the class the model predicts for the image.
     ``steps + 1`` images (0 %, ..., 100 % removed) go through the model in batches of ``batch_size``.
-    ``baseline``: "blur" (default), "mean", "black" or an array, see the module docstring.
+    ``baseline``: "blur" (default), "mean", "black" or an array, see the module docstring. ``output``: the
+    output to explain of a model with several (name or index).
     """
     return _curve("deletion", model, image, saliency, class_index, steps=steps, baseline=baseline,
-                  blur_sigma=blur_sigma, preprocess=preprocess, batch_size=batch_size, progress=progress)
+                  blur_sigma=blur_sigma, preprocess=preprocess, batch_size=batch_size, progress=progress,
+                  output=output)
 
 
 def insertion(model, image, saliency, class_index=None, *, steps: int = 50, baseline="blur", blur_sigma=None,
-              preprocess=None, batch_size: int = 32, progress="auto") -> CurveResult:
+              preprocess=None, batch_size: int = 32, progress="auto", output=None) -> CurveResult:
     """Insertion curve (Petsiuk et al. 2018): start from the baseline, add the most salient pixels first.
 
     Higher AUC = better. Arguments as :func:`deletion`; ``class_index=None`` = the class the model
     predicts for the full image.
     """
     return _curve("insertion", model, image, saliency, class_index, steps=steps, baseline=baseline,
-                  blur_sigma=blur_sigma, preprocess=preprocess, batch_size=batch_size, progress=progress)
+                  blur_sigma=blur_sigma, preprocess=preprocess, batch_size=batch_size, progress=progress,
+                  output=output)
 
 
 def explanation_images(pixels: np.ndarray, saliencies) -> np.ndarray:
@@ -214,16 +217,16 @@ def explanation_images(pixels: np.ndarray, saliencies) -> np.ndarray:
 
 
 def average_drop_increase(model, images, saliencies, class_indices=None, *, preprocess=None,
-                          batch_size: int = 32, progress="auto") -> DropIncreaseResult:
+                          batch_size: int = 32, progress="auto", output=None) -> DropIncreaseResult:
     """Average Drop % and Increase in Confidence % (Chattopadhay et al. 2018) over a batch of images.
 
     The explanation map of each image is the image multiplied by its map (normalised to maximum 1,
     upsampled bilinearly), applied to the values before ``preprocess=`` (map 0 = black, see
     :func:`explanation_images`). ``class_indices``:
     None = each image's predicted class, an int for all, or one per image. Original and explanation
-    images go through the model in batches.
+    images go through the model in batches. ``output``: as :func:`deletion`.
     """
-    explainer = as_explainer(model, preprocess)
+    explainer = as_explainer(model, preprocess, output=output)
     pixels = model_pixels_batch(explainer, images)
     maps = as_maps(saliencies, len(pixels))
     explained_pixels = explanation_images(pixels, maps)

@@ -182,11 +182,13 @@ def _twin(copy, layer: str, explainer):
     """
     from ..explain import Explainer
 
-    return Explainer(copy, layer=layer, preprocess=explainer._preprocess, compiled=False)
+    return Explainer(copy, layer=layer, preprocess=explainer._preprocess, compiled=False,
+                     output=explainer.output[0], input_size=explainer._requested_size)
 
 
 def randomization_check(model, image, class_index=None, *, method: str = "gradcam", layers=None, layer=None,
-                        preprocess=None, seed: int = 0, progress="auto", contrast=None) -> RandomizationResult:
+                        preprocess=None, seed: int = 0, progress="auto", contrast=None,
+                        output=None) -> RandomizationResult:
     """Cascading randomisation sanity check of one map (Adebayo et al. 2018).
 
     ``model``: a Keras model or an Explainer (never modified). ``class_index``: None = the top class.
@@ -198,11 +200,12 @@ def randomization_check(model, image, class_index=None, *, method: str = "gradca
     signed: a negative one means the random map is hot where the real one is cold (it changed).
     ``layer``: the layer the map is computed at (default: the Explainer's). Maps are compared at that
     layer's resolution (upsampling adds no information). ``contrast``: another class; the maps
-    compared are then the contrastive maps "why class_index rather than contrast".
+    compared are then the contrastive maps "why class_index rather than contrast". ``output``: the
+    output to explain of a model with several (name or index).
     """
     import keras
 
-    explainer = as_explainer(model, preprocess)
+    explainer = as_explainer(model, preprocess, output=output)
     prepared = explainer.prepare(image)
     original = explainer.cam(prepared, class_index, method, layer=layer, contrast=contrast)
     if not original.has_evidence:
