@@ -380,7 +380,7 @@ def explore_misclassifications(model, images, labels=None, *, class_names=None, 
     own). Predictions run in batches of ``batch_size`` with a progress bar; Ctrl-C stops them cleanly.
     ``output``: the output to explain of a model with several (name or index).
     """
-    from .explain import Explainer
+    from .explain import explainer_for
 
     batch_size = _positive_int(batch_size)
     page_size = _positive_int(page_size, "page_size")
@@ -393,13 +393,8 @@ def explore_misclassifications(model, images, labels=None, *, class_names=None, 
     if len(source) == 0:
         raise ValueError("there are no images to explore (empty input). Pass at least one image.")
     labels = data.check_labels(labels, len(source))
-    if isinstance(model, Explainer):
-        if preprocess is not None or layer is not None or output is not None:
-            raise ValueError("preprocess=, layer= and output= belong to the Explainer; pass the Keras model here "
-                             "to set them.")
-        explainer = model
-    else:
-        explainer = Explainer(model, layer=layer, preprocess=preprocess, batch_size=batch_size, output=output)
+    explainer = explainer_for(model, "explore_misclassifications", layer=layer, preprocess=preprocess,
+                              output=output, layer_is_fixed=True, batch_size=batch_size)
     explainer.prepare(source[0])  # builds a never-called Sequential, so num_classes is known
     names = class_names_for(int(explainer.num_classes), class_names)
     data.check_label_range(labels, len(names))

@@ -840,15 +840,9 @@ def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, laye
     model with several (name or index). ``input_size``: (height, width) for a model that accepts any
     size (default: the image at its own size).
     """
-    from .explain import Explainer
+    from .explain import explainer_for
 
-    if isinstance(model, Explainer):
-        if preprocess is not None or output is not None or input_size is not None:
-            raise ValueError("preprocess=, output= and input_size= are set on the Explainer; pass them to "
-                             "Explainer(model, ...) or pass the Keras model here instead.")
-        explainer = model
-    else:
-        explainer = Explainer(model, layer=layer, preprocess=preprocess, compiled="background", output=output,
-                              input_size=input_size)
+    explainer = explainer_for(model, "show_gradcam", layer=layer, preprocess=preprocess, output=output,
+                              input_size=input_size, compiled="background")
     return GradCAMWidget(explainer, img, class_names=class_names, top_k=top_k, method=method,
                          layer=layer, colormap=colormap, opacity=opacity, display_image=display_image)

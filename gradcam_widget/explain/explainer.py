@@ -1147,6 +1147,23 @@ class Explainer:
                 progress(counter["done"], counter["total"])
         return channels, tf.concat(rows, axis=0)
 
+
+def explainer_for(model, caller: str, *, layer=None, preprocess=None, output=None, input_size=None,
+                  layer_is_fixed: bool = False, **settings) -> Explainer:
+    """The Explainer an entry point works with: one passed in is reused (its caches and compiled
+    functions), a Keras model gets a new one. What belongs to an Explainer (``preprocess=``,
+    ``output=``, ``input_size=``; ``layer=`` where the caller has no per-call layer) cannot be given
+    again next to one: it would be silently ignored."""
+    if not isinstance(model, Explainer):
+        return Explainer(model, layer=layer, preprocess=preprocess, output=output, input_size=input_size,
+                         **settings)
+    given = [name for name, value in (("preprocess", preprocess), ("output", output), ("input_size", input_size),
+                                      ("layer", layer if layer_is_fixed else None)) if value is not None]
+    if given:
+        raise ValueError(f"{', '.join(n + '=' for n in given)} belong to the Explainer passed to {caller}; set "
+                         f"them with Explainer(model, ...) or pass the Keras model here instead.")
+    return model
+
 def compute_cam(model, images, class_index=None, *, layer=None, method: str = "gradcam", preprocess=None,
                 normalize: bool = True, contrast=None, output=None, input_size=None) -> np.ndarray:
     """Class activation maps for one image or a batch: float32 array (N, h, w) at the layer's resolution.
@@ -1161,13 +1178,8 @@ def compute_cam(model, images, class_index=None, *, layer=None, method: str = "g
     any input size explains each image at its own size (``input_size=(h, w)`` resizes them all):
     images of different sizes then give a list of maps, one (h, w) array each.
     """
-    if isinstance(model, Explainer):
-        if preprocess is not None or output is not None or input_size is not None:
-            raise ValueError("preprocess=, output= and input_size= are set on the Explainer; do not pass "
-                             "them again to compute_cam.")
-        explainer = model
-    else:
-        explainer = Explainer(model, layer, preprocess, compiled=False, output=output, input_size=input_size)
+    explainer = explainer_for(model, "compute_cam", layer=layer, preprocess=preprocess, output=output,
+                              input_size=input_size, compiled=False)
     maps = explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
     key = "normalized" if normalize else "raw"
     arrays = [getattr(m, key).astype(np.float32) for m in maps]
