@@ -23,6 +23,9 @@ _LAZY = {
     "show_gradcam": ("gradcam_widget.widget", "show_gradcam"),
     "save_html": ("gradcam_widget.standalone", "save_html"),
     "class_names_for": ("gradcam_widget.labels", "class_names_for"),
+    "audit": ("gradcam_widget.audit", "audit"),
+    "read_audit": ("gradcam_widget.audit", "read_audit"),
+    "iter_cams": ("gradcam_widget.batch", "iter_cams"),
     "explore_misclassifications": ("gradcam_widget.explore", "explore_misclassifications"),
     "load_ipython_extension": ("gradcam_widget.magic", "load_ipython_extension"),
 }

@@ -1,0 +1,173 @@
+"""Many images, a chunk at a time: arrays, file lists, generators and ``tf.data`` datasets.
+
+Why: a dataset does not fit in memory as maps (or as decoded images). Everything here reads the
+images lazily, groups them into chunks of ``chunk_size`` and hands each chunk to the engine's batch
+calls (:meth:`Explainer.prepare_batch`, :meth:`Explainer.cams_batch`), so memory depends on the chunk
+size, never on the number of images.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import images as imgs
+
+#: Seconds a run must last before its progress bar appears (short runs stay silent).
+PROGRESS_AFTER = 2.0
+
+
+@dataclass
+class Item:
+    """One image of a stream: where it came from (``id``: the path, else its position), the image as
+    loaded (original size), and the label a ``tf.data`` element or generator carried with it."""
+
+    id: Any
+    image: imgs.ImageInput
+    label: Any = None
+
+
+def image_rank(explainer) -> int | None:
+    """Dimensions of one model input (3 for H x W x C); None when the model does not say."""
+    try:
+        shape = explainer.model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(shape, list) or not isinstance(shape, tuple):
+        return None
+    return len(shape) - 1
+
+
+def _is_dataset(images) -> bool:
+    return type(images).__module__.startswith("tensorflow") and hasattr(images, "element_spec")
+
+
+def _as_numpy(value):
+    if hasattr(value, "numpy") and callable(value.numpy) and not hasattr(value, "mode"):
+        return value.numpy()
+    return value
+
+
+def _split(element, rank):
+    """One element (image, batch, or (images, labels) pair) as a list of (image, label) pairs."""
+    label = None
+    if isinstance(element, (tuple, list)) and len(element) == 2 and not isinstance(element[0], (str, bytes)):
+        element, label = element
+    element, label = _as_numpy(element), _as_numpy(label)
+    if isinstance(element, np.ndarray) and element.ndim == (rank or 3) + 1:
+        labels = [None] * len(element) if label is None else list(np.asarray(label))
+        return list(zip(element, labels))
+    return [(element, None if label is None else np.asarray(label).item() if np.ndim(label) == 0 else label)]
+
+
+def iter_items(images, rank: int | None = None) -> Iterator[Item]:
+    """The images one by one, loaded lazily. ``images``: a batch array or tensor, a list of images or
+    paths, a generator / any iterable, or a ``tf.data.Dataset`` (of images, batches, or
+    (image, label) pairs)."""
+    images = _as_numpy(images) if not _is_dataset(images) else images
+    if isinstance(images, np.ndarray):
+        batch_ndim = (rank or 3) + 1
+        if images.ndim != batch_ndim:
+            yield Item(0, imgs.load(images))
+            return
+        for i in range(len(images)):  # views: nothing is copied until the chunk is prepared
+            yield Item(i, imgs.load(images[i]))
+        return
+    if isinstance(images, (str, os.PathLike, bytes)) or hasattr(images, "mode"):
+        yield Item(str(images) if not isinstance(images, bytes) else 0, imgs.load(images))
+        return
+    if _is_dataset(images):
+        images = images.as_numpy_iterator()
+    position = 0
+    for element in images:
+        for image, label in ([(element, None)] if isinstance(element, (str, os.PathLike)) else _split(element, rank)):
+            ident = str(image) if isinstance(image, (str, os.PathLike)) else position
+            yield Item(ident, imgs.load(image), label)
+            position += 1
+
+
+def iter_chunks(images, chunk_size: int = 64, rank: int | None = None) -> Iterator[list[Item]]:
+    """:func:`iter_items` in lists of at most ``chunk_size``."""
+    if int(chunk_size) < 1:
+        raise ValueError(f"chunk_size must be a positive number of images, got {chunk_size!r}.")
+    stream = iter_items(images, rank)
+    while True:
+        chunk = list(itertools.islice(stream, int(chunk_size)))
+        if not chunk:
+            return
+        yield chunk
+
+
+def count(images) -> int | None:
+    """How many images, when that is known without reading them (for the progress bar)."""
+    if _is_dataset(images):
+        n = int(images.cardinality())
+        return n if n >= 0 else None
+    if isinstance(images, (list, tuple)):
+        return len(images)
+    if isinstance(images, np.ndarray):
+        return len(images) if images.ndim >= 3 else 1
+    return None
+
+
+class Progress:
+    """A tqdm bar that only shows when the run has lasted ``after`` seconds (tqdm's ``delay``)."""
+
+    def __init__(self, total, after: float | None = None, desc: str = "maps"):
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, delay=PROGRESS_AFTER if after is None else after, desc=desc,
+                         unit="img", leave=False)
+        self.started = time.perf_counter()
+
+    def update(self, n: int):
+        self._bar.update(n)
+
+    def close(self):
+        self._bar.close()
+
+
+def _class_stream(class_index):
+    """None, one int for all, or a sequence / iterable with one class per image."""
+    if class_index is None or (isinstance(class_index, (int, np.integer)) and not isinstance(class_index, bool)):
+        return itertools.repeat(class_index)
+    return iter(class_index)
+
+
+def iter_cams(model, images, class_index=None, *, method: str = "gradcam", layer=None, normalize: bool = True,
+              contrast=None, chunk_size: int = 64, preprocess=None, output=None, input_size=None,
+              progress_after: float | None = None) -> Iterator[np.ndarray]:
+    """Class activation maps of many images, yielded one float32 (h, w) map per image as each chunk
+    is done; memory bounded by ``chunk_size`` whatever the number of images.
+
+    ``images``: a batch array, a list of paths or images, a generator, or a ``tf.data.Dataset``.
+    ``class_index``: None (each image's top class), one int, or one class per image (any iterable).
+    The maps are the ones :func:`gradcam_widget.compute_cam` gives for the same images; a progress bar
+    appears when the run lasts more than ``progress_after`` seconds (default 2).
+    """
+    from .explain.explainer import explainer_for
+
+    explainer = explainer_for(model, "iter_cams", layer=layer, preprocess=preprocess, output=output,
+                              input_size=input_size, compiled=False)
+    classes = _class_stream(class_index)
+    bar = Progress(count(images), progress_after)
+    key = "normalized" if normalize else "raw"
+    try:
+        for chunk in iter_chunks(images, chunk_size, image_rank(explainer)):
+            wanted = list(itertools.islice(classes, len(chunk)))
+            if len(wanted) < len(chunk):
+                raise ValueError("class_index has fewer entries than there are images: give one class per "
+                                 "image, or a single int for all.")
+            chunk_class = None if all(c is None for c in wanted) else wanted
+            maps = explainer.cams_batch([item.image for item in chunk], chunk_class, method, layer=layer,
+                                        contrast=contrast)
+            bar.update(len(chunk))
+            for cam in maps:
+                yield getattr(cam, key).astype(np.float32)
+    finally:
+        bar.close()
