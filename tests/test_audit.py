@@ -5,16 +5,14 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
-
 from engine_models import gap_classifier, random_image
 
-import pandas as pd
-
-from gradcam_widget import compute_cam  # noqa: E402
-from gradcam_widget.audit import audit, read_audit, to_parquet  # noqa: E402
-from gradcam_widget.metrics import energy_in_region, pointing_game  # noqa: E402
-from gradcam_widget.metrics.localisation import region_mask  # noqa: E402
+from gradcam_widget import compute_cam
+from gradcam_widget.audit import audit, read_audit, to_parquet
+from gradcam_widget.metrics import energy_in_region, pointing_game
+from gradcam_widget.metrics.localisation import region_mask
 
 N = 11  # not a multiple of the chunk size
 
@@ -108,7 +106,7 @@ def test_parquet_round_trip(model, data, table, tmp_path):
         for a, b in zip(back[column], table[column]):
             assert a.dtype == b.dtype and a.shape == b.shape
             np.testing.assert_array_equal(a, b)
-    images, labels, _ = data
+    images, _labels, _ = data
     small = audit(model, images[:3], maps="uint8")
     to_parquet(small, tmp_path / "u8.parquet")
     again = read_audit(tmp_path / "u8.parquet")
@@ -137,7 +135,7 @@ def test_paths_and_datasets_give_the_same_rows(model, data, table, tmp_path):
 
 
 def test_bad_inputs_say_what_to_do(model, data, monkeypatch):
-    images, labels, boxes = data
+    images, labels, _boxes = data
     with pytest.raises(ValueError, match="fewer entries"):
         audit(model, images, labels[:3])
     with pytest.raises(ValueError, match="maps="):
