@@ -172,3 +172,38 @@ def iter_cams(model, images, class_index=None, *, method: str = "gradcam", layer
                 yield getattr(cam, key).astype(np.float32)
     finally:
         bar.close()
+
+
+def _per_image(values, n, name):
+    """None / one int for all, or a sequence of exactly n (checked before any work is done)."""
+    if values is None or (isinstance(values, (int, np.integer)) and not isinstance(values, bool)):
+        return itertools.repeat(values)
+    if hasattr(values, "__len__") and not isinstance(values, (str, bytes)) and n is not None and len(values) != n:
+        raise ValueError(f"{name} has {len(values)} entries but there are {n} images: give one per image, or "
+                         f"a single int for all.")
+    return iter(values)
+
+
+def cam_maps(explainer, images, class_index=None, method: str = "gradcam", *, layer=None, contrast=None,
+             chunk_size: int = 64, progress_after: float | None = None) -> list:
+    """:meth:`Explainer.cams_batch` over any number of images, a chunk at a time (images are read and
+    prepared per chunk, so only the maps of all images are held), with a progress bar for long runs."""
+    n = count(images)
+    if n is not None and n <= chunk_size:
+        return explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
+    classes, against = _per_image(class_index, n, "class_index"), _per_image(contrast, n, "contrast")
+    bar = Progress(n, progress_after)
+    results = []
+    try:
+        for chunk in iter_chunks(images, chunk_size, image_rank(explainer)):
+            wanted = list(itertools.islice(classes, len(chunk)))
+            versus = list(itertools.islice(against, len(chunk)))
+            if len(wanted) < len(chunk) or len(versus) < len(chunk):
+                raise ValueError("class_index or contrast has fewer entries than there are images.")
+            results.extend(explainer.cams_batch(
+                [item.image for item in chunk], None if all(c is None for c in wanted) else wanted, method,
+                layer=layer, contrast=None if all(c is None for c in versus) else versus))
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    return results

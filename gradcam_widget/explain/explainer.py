@@ -1180,7 +1180,9 @@ def compute_cam(model, images, class_index=None, *, layer=None, method: str = "g
     """
     explainer = explainer_for(model, "compute_cam", layer=layer, preprocess=preprocess, output=output,
                               input_size=input_size, compiled=False)
-    maps = explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
+    from ..batch import cam_maps  # chunked, with a progress bar for long runs (gradcam_widget/batch.py)
+
+    maps = cam_maps(explainer, images, class_index, method, layer=layer, contrast=contrast)
     key = "normalized" if normalize else "raw"
     arrays = [getattr(m, key).astype(np.float32) for m in maps]
     if len({a.shape for a in arrays}) > 1:
