@@ -1,0 +1,72 @@
+"""Dataset scale: compute_cam and audit time as a ratio of model.predict on the same images.
+
+    PYTHONPATH=. python -m benchmarks.dataset_scale [--n 64] [--models mobilenetv2,resnet50,imagenet-lite0]
+
+All three are measured in one process, each after a warm-up run (tracing excluded), best of
+``--repeat`` runs; only ratios are reported (the machine's speed cancels out). Nothing is downloaded:
+keras.applications models use weights=None, imagenet-lite0 ships with the demo extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def _model(name):
+    import keras
+
+    if name == "mobilenetv2":
+        return keras.applications.MobileNetV2(weights=None), None
+    if name == "resnet50":
+        return keras.applications.ResNet50(weights=None), None
+    if name == "imagenet-lite0":
+        from gradcam_widget.demo import load_model
+
+        return load_model("imagenet-lite0"), None
+    raise SystemExit(f"unknown model {name!r}")
+
+
+def _best(fn, repeat):
+    fn()  # warm-up: traces and compiles
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure(name, n, repeat):
+    from gradcam_widget import Explainer, compute_cam
+    from gradcam_widget.audit import audit
+
+    model, _ = _model(name)
+    size = model.input_shape[1:3]
+    images = np.random.default_rng(0).integers(0, 256, (n, *size, 3), dtype=np.uint8)
+    explainer = Explainer(model, compiled=False)
+    predict = _best(lambda: model.predict(images, batch_size=32, verbose=0), repeat)
+    cams = _best(lambda: compute_cam(explainer, images), repeat)
+    table = _best(lambda: audit(explainer, images, labels=np.zeros(n, int)), repeat)
+    return {"model": name, "n": n, "predict_s": predict, "compute_cam_x": cams / predict,
+            "audit_x": table / predict}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--models", default="mobilenetv2,resnet50,imagenet-lite0")
+    args = parser.parse_args(argv)
+    print("| model | images | predict (s) | compute_cam / predict | audit / predict |")
+    print("|---|---|---|---|---|")
+    for name in args.models.split(","):
+        r = measure(name, args.n, args.repeat)
+        print(f"| {r['model']} | {r['n']} | {r['predict_s']:.2f} | {r['compute_cam_x']:.2f}x | {r['audit_x']:.2f}x |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
