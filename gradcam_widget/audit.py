@@ -113,7 +113,8 @@ def audit(model, images, labels=None, *, masks=None, boxes=None, class_names=Non
     if isinstance(model, Explainer):
         chunk_size = min(int(chunk_size), model._cache_size)  # the maps reuse the chunk's cached features
     explainer = explainer_for(model, "audit", layer=layer, preprocess=preprocess, output=output,
-                              input_size=input_size, compiled=False, cache_size=max(int(chunk_size), 1))
+                              input_size=input_size, compiled=batch.worth_compiling(images),
+                              cache_size=max(int(chunk_size), 1))
     label_stream = _aligned(labels, "labels")
     region_stream = _aligned(masks if masks is not None else boxes, "masks" if masks is not None else "boxes")
     has_regions = masks is not None or boxes is not None

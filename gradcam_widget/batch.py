@@ -116,6 +116,16 @@ def count(images) -> int | None:
     return None
 
 
+#: From this many images on, tracing the engine's functions once costs less than running them eagerly.
+COMPILE_FROM = 32
+
+
+def worth_compiling(images) -> bool:
+    """Trace the engine's functions for many images (or a stream of unknown length); run a few eagerly."""
+    n = count(images)
+    return n is None or n >= COMPILE_FROM
+
+
 class Progress:
     """A tqdm bar that only shows when the run has lasted ``after`` seconds (tqdm's ``delay``)."""
 
@@ -154,7 +164,8 @@ def iter_cams(model, images, class_index=None, *, method: str = "gradcam", layer
     from .explain.explainer import explainer_for
 
     explainer = explainer_for(model, "iter_cams", layer=layer, preprocess=preprocess, output=output,
-                              input_size=input_size, compiled=False)
+                              input_size=input_size, compiled=worth_compiling(images), cache_size=chunk_size)
+    chunk_size = max(1, min(int(chunk_size), getattr(explainer, "_cache_size", chunk_size)))
     classes = _class_stream(class_index)
     bar = Progress(count(images), progress_after)
     key = "normalized" if normalize else "raw"
@@ -189,6 +200,8 @@ def cam_maps(explainer, images, class_index=None, method: str = "gradcam", *, la
     """:meth:`Explainer.cams_batch` over any number of images, a chunk at a time (images are read and
     prepared per chunk, so only the maps of all images are held), with a progress bar for long runs."""
     n = count(images)
+    # A chunk no larger than the feature cache: the top classes and the maps share one forward pass.
+    chunk_size = max(1, min(int(chunk_size), getattr(explainer, "_cache_size", chunk_size)))
     if n is not None and n <= chunk_size:
         return explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
     classes, against = _per_image(class_index, n, "class_index"), _per_image(contrast, n, "contrast")

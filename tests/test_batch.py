@@ -40,8 +40,10 @@ def test_chunked_maps_equal_one_at_a_time(model):
 
     chunked = cam_maps(explainer, images, classes, chunk_size=5)  # the path compute_cam takes for many
     np.testing.assert_allclose(np.stack([m.normalized for m in chunked]), np.stack(alone), atol=1e-5)
-    top = list(iter_cams(model, iter(list(images)), chunk_size=3))  # a generator, top classes
+    top = list(iter_cams(model, iter(list(images)), chunk_size=3))  # a generator (traced), top classes
     np.testing.assert_allclose(np.stack(top), compute_cam(model, images), atol=1e-5)
+    many = np.concatenate([images] * 3)  # enough images for compute_cam to trace its functions
+    np.testing.assert_allclose(compute_cam(model, many, classes * 3), np.stack(alone * 3), atol=1e-5)
 
 
 def test_mixed_sizes_paths_and_arrays(tmp_path):
@@ -96,8 +98,8 @@ def test_memory_bounded_on_a_long_generator():
 
 def test_progress_bar_only_for_long_runs(model, capsys):
     images = np.stack([random_image(seed=i) for i in range(6)])
-    list(iter_cams(model, images, chunk_size=2))
-    assert "img" not in capsys.readouterr().err  # a short run: no bar
+    list(iter_cams(model, images, chunk_size=2, progress_after=3600))  # shorter than the delay: no bar
+    assert "img" not in capsys.readouterr().err
     list(iter_cams(model, images, chunk_size=2, progress_after=0))  # as if the run were long
     err = capsys.readouterr().err
     assert "6/6" in err and "img" in err
