@@ -133,8 +133,8 @@ def audit(model, images, labels=None, *, masks=None, boxes=None, class_names=Non
 
 def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names):
     prepared = explainer.prepare_batch([item.image for item in chunk])
-    pred_maps = explainer.cams_batch(prepared, None, method, layer=layer)  # one forward pass, features kept
-    probs = np.stack([explainer.scores(p, layer=layer).probabilities for p in prepared])  # from that pass
+    probs, top = _probabilities(explainer, prepared, layer)
+    pred_maps = explainer.cams_batch(prepared, top, method, layer=layer)  # from the cached features
     has_labels = any(g is not None for g in given)
     if has_labels:
         if any(g is None for g in given):
@@ -180,6 +180,14 @@ def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_nam
                 row[f"{prefix}_map"] = _compact(values, maps)
         rows.append(row)
     return rows
+
+
+def _probabilities(explainer, prepared, layer):
+    """Probabilities and top classes of a chunk from one forward pass whose features stay cached for
+    the maps (the chunk fits the cache). One weight check per chunk, not one per image."""
+    _, logits = explainer._features(prepared, explainer._choice(layer))
+    probs = np.stack([explainer._probabilities(row) for row in logits])
+    return probs, [int(i) for i in np.argmax(logits, axis=1)]
 
 
 def _compact(values: np.ndarray, dtype: str) -> np.ndarray:
