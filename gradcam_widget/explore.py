@@ -365,9 +365,10 @@ def _read_dataset(dataset, progress: bool):
         bar.close()
 
 
-def explore_misclassifications(model, images, labels=None, *, class_names=None, preprocess=None, layer=None,
-                               batch_size: int = 64, page_size: int = PAGE_SIZE, progress: bool = True,
-                               top_k: int | None = None, output=None) -> MisclassificationExplorer:
+def explore_misclassifications(model_or_audit, images=None, labels=None, *, model=None, class_names=None,
+                               preprocess=None, layer=None, batch_size: int = 64, page_size: int = PAGE_SIZE,
+                               progress: bool = True, top_k: int | None = None, output=None,
+                               sort_by: str = "mistakenness") -> MisclassificationExplorer:
     """Show where a classifier goes wrong: confusion matrix, gallery of mistakes, Grad-CAM on click.
 
     ``images``: an array (N, H, W[, C]) or a list of images or paths, with ``labels`` (one integer
@@ -379,8 +380,27 @@ def explore_misclassifications(model, images, labels=None, *, class_names=None, 
     ``model`` may also be an :class:`~gradcam_widget.Explainer` (then ``preprocess``/``layer`` are its
     own). Predictions run in batches of ``batch_size`` with a progress bar; Ctrl-C stops them cleanly.
     ``output``: the output to explain of a model with several (name or index).
+
+    An audit table (:func:`gradcam_widget.audit.audit`, or :func:`~gradcam_widget.read_audit`) opens
+    without predicting again: ``explore_misclassifications(table, model=model, images=images)``
+    (``images`` may be left out when the table's ids are paths), its gallery sorted by ``sort_by``
+    (:data:`gradcam_widget.explore_audit.SORTS`).
     """
     from .explain import explainer_for
+    from .explore_audit import explore_audit, is_audit
+
+    if is_audit(model_or_audit):
+        if model is None:
+            raise TypeError("an audit table needs the model it was made with: explore_misclassifications("
+                            "table, model=model, images=images).")
+        return explore_audit(model_or_audit, model=model, images=images, class_names=class_names,
+                             sort_by=sort_by, page_size=page_size, top_k=top_k)
+    if model is not None:
+        raise TypeError("model= goes with an audit table; for images pass explore_misclassifications(model, "
+                        "images, labels).")
+    model = model_or_audit
+    if images is None:
+        raise TypeError("explore_misclassifications(model, images, labels): images are missing.")
 
     batch_size = _positive_int(batch_size)
     page_size = _positive_int(page_size, "page_size")

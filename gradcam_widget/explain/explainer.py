@@ -1178,11 +1178,11 @@ def compute_cam(model, images, class_index=None, *, layer=None, method: str = "g
     any input size explains each image at its own size (``input_size=(h, w)`` resizes them all):
     images of different sizes then give a list of maps, one (h, w) array each.
     """
-    from ..batch import cam_maps, worth_compiling  # chunked, a progress bar for long runs (batch.py)
+    from ..batch import cam_maps, worth_compiling
 
+    # Many images: traced functions, in chunks, with a progress bar for long runs (gradcam_widget/batch.py).
     explainer = explainer_for(model, "compute_cam", layer=layer, preprocess=preprocess, output=output,
                               input_size=input_size, compiled=worth_compiling(images))
-
     maps = cam_maps(explainer, images, class_index, method, layer=layer, contrast=contrast)
     key = "normalized" if normalize else "raw"
     arrays = [getattr(m, key).astype(np.float32) for m in maps]
