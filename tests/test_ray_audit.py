@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from engine_models import gap_classifier
 
 from gradcam_widget.audit import audit
