@@ -133,6 +133,10 @@ def audit(model, images, labels=None, *, masks=None, boxes=None, class_names=Non
 
 def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names):
     prepared = explainer.prepare_batch([item.image for item in chunk])
+    if explainer._source.kind == "sigmoid" and not explainer._binary:
+        raise ValueError("the model's head is multi-label (several sigmoid units): the audit's confidence, "
+                         "margin, entropy and mistakenness assume one label per image. Audit a softmax or "
+                         "single-sigmoid head, or pick one unit with a model of its own.")
     probs, top = _probabilities(explainer, prepared, layer)
     pred_maps = explainer.cams_batch(prepared, top, method, layer=layer)  # from the cached features
     has_labels = any(g is not None for g in given)

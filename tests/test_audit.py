@@ -145,3 +145,15 @@ def test_bad_inputs_say_what_to_do(model, data, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(ImportError, match=r"gradcam-widget\[audit\]"):
         audit(model, images[:2])
+
+
+def test_multi_label_head_is_refused():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv_last")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    tags = keras.Model(inputs, keras.layers.Dense(3, activation="sigmoid")(x))
+    with pytest.raises(ValueError, match="multi-label"):
+        audit(tags, np.zeros((2, 16, 16, 3), np.uint8))
