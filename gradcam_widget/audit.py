@@ -118,7 +118,7 @@ def audit(model, images, labels=None, *, masks=None, boxes=None, class_names=Non
     label_stream = _aligned(labels, "labels")
     region_stream = _aligned(masks if masks is not None else boxes, "masks" if masks is not None else "boxes")
     has_regions = masks is not None or boxes is not None
-    bar = batch.Progress(batch.count(images), progress_after, desc="audit")
+    bar = batch.Progress(batch.count(images, batch.image_rank(explainer)), progress_after, desc="audit")
     rows = []
     try:
         for chunk in batch.iter_chunks(images, chunk_size, batch.image_rank(explainer)):

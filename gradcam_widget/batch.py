@@ -104,15 +104,18 @@ def iter_chunks(images, chunk_size: int = 64, rank: int | None = None) -> Iterat
         yield chunk
 
 
-def count(images) -> int | None:
+def count(images, rank: int | None = None) -> int | None:
     """How many images, when that is known without reading them (for the progress bar)."""
     if _is_dataset(images):
         n = int(images.cardinality())
         return n if n >= 0 else None
     if isinstance(images, (list, tuple)):
         return len(images)
+    images = _as_numpy(images)
     if isinstance(images, np.ndarray):
-        return len(images) if images.ndim >= 3 else 1
+        return len(images) if images.ndim == (rank or 3) + 1 else 1
+    if isinstance(images, (str, os.PathLike, bytes)) or hasattr(images, "mode"):
+        return 1
     return None
 
 
@@ -167,7 +170,7 @@ def iter_cams(model, images, class_index=None, *, method: str = "gradcam", layer
                               input_size=input_size, compiled=worth_compiling(images), cache_size=chunk_size)
     chunk_size = max(1, min(int(chunk_size), getattr(explainer, "_cache_size", chunk_size)))
     classes = _class_stream(class_index)
-    bar = Progress(count(images), progress_after)
+    bar = Progress(count(images, image_rank(explainer)), progress_after)
     key = "normalized" if normalize else "raw"
     try:
         for chunk in iter_chunks(images, chunk_size, image_rank(explainer)):
@@ -199,10 +202,12 @@ def cam_maps(explainer, images, class_index=None, method: str = "gradcam", *, la
              chunk_size: int = 64, progress_after: float | None = None) -> list:
     """:meth:`Explainer.cams_batch` over any number of images, a chunk at a time (images are read and
     prepared per chunk, so only the maps of all images are held), with a progress bar for long runs."""
-    n = count(images)
+    n = count(images, image_rank(explainer))
     # A chunk no larger than the feature cache: the top classes and the maps share one forward pass.
     chunk_size = max(1, min(int(chunk_size), getattr(explainer, "_cache_size", chunk_size)))
-    if n is not None and n <= chunk_size:
+    odd = [v for v in (class_index, contrast) if v is not None and not isinstance(v, (int, np.integer))
+           and not (hasattr(v, "__len__") and not isinstance(v, (str, bytes)))]
+    if (n is not None and n <= chunk_size) or odd:  # few images, or a class cams_batch explains the error of
         return explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
     classes, against = _per_image(class_index, n, "class_index"), _per_image(contrast, n, "contrast")
     bar = Progress(n, progress_after)
