@@ -22,6 +22,7 @@ import traitlets
 
 from . import colormaps, kernel_hooks, static_view
 from .frontend import front_end_source
+from . import registry
 from . import trust as trust_report
 from . import images as imgs
 from .images import cap_size
@@ -31,9 +32,9 @@ from .labels import class_names_for
 DEFAULT_TOP_K = 5
 #: On-demand maps kept per widget (a 14x14 map is ~1 KB; this bounds memory, not speed).
 CACHE_SIZE = 256
-#: Methods that run many masked forward passes: computed off the comm thread, so clicks made
-#: meanwhile are received at once, supersede the running request and stop it at its next batch.
-SLOW_METHODS = frozenset({"scorecam"})
+# Slow methods (the registry's ``slow``, e.g. Score-CAM's masked passes) are computed off the comm
+# thread, so clicks made meanwhile are received at once, supersede the running request and stop it at
+# its next batch. ``SLOW_METHODS`` (module attribute) is that set, read from the registry.
 #: Trust reports kept per widget, so going back to a class shows its report at once.
 TRUST_CACHE_SIZE = 16
 #: Least time between two progress updates sent to the browser.
@@ -141,6 +142,7 @@ class GradCAMWidget(anywidget.AnyWidget):
     maps = traitlets.List(traitlets.Dict()).tag(sync=True)
     extra_map = traitlets.Dict().tag(sync=True)
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    method_labels = traitlets.Dict().tag(sync=True)  # method name -> its name in words (the registry's)
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
     stale = traitlets.Bool(False).tag(sync=True)      # the maps shown were computed for earlier weights
@@ -162,14 +164,12 @@ class GradCAMWidget(anywidget.AnyWidget):
     def __init__(self, explainer, image, class_names=None, top_k: int | None = None, method: str = "gradcam",
                  layer: str | None = None, colormap: str = "jet", opacity: float = 0.4, *,
                  display_image=None, contrast: int | None = None, **kwargs):
-        from . import METHODS
-
         self._ready = False
         self._explainer = explainer
         _check_colormap(colormap)
         _check_opacity(opacity)
-        if not isinstance(method, str) or method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}.")
+        if registry.info(method) is None:
+            raise ValueError(f"unknown method {method!r}; use one of: {', '.join(registry.names())}.")
         # Prepare once (this also builds a never-called Sequential model, so its layers are known);
         # every later engine call reuses the prepared image and the engine's feature cache.
         self._input = explainer.prepare(image)
@@ -214,7 +214,8 @@ class GradCAMWidget(anywidget.AnyWidget):
             top_classes=top,
             maps=[map_payload(cams[i], k, method, layer) for i, k in enumerate(self._top_indices)],
             extra_map={},
-            methods=list(METHODS),
+            methods=list(registry.names()),
+            method_labels=registry.labels(),
             layers=[str(n) for n in explainer.candidate_layers],
             status=_status("ready", "", selected, method, layer),
             image_note=note,
@@ -498,7 +499,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         if cached is not None:
             self._send_extra(cached, k, method, layer)
             return
-        if method in SLOW_METHODS:  # a fast map is sent before a "computing" status could be drawn
+        if registry.is_slow(method):  # a fast map is sent before a "computing" status could be drawn
             self.status = _status("computing", "", k, method, layer)
         self._compute(lambda **hooks: self._engine_cam(k, method, layer, **hooks),
                       lambda cam: self._finish_extra(cam, k, method, layer), k, method, layer)
@@ -543,7 +544,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         sending anything, so a superseded result is never drawn.
         """
         generation = self._generation
-        if method not in SLOW_METHODS:
+        if not registry.is_slow(method):
             try:
                 result = work()
             except Exception as err:  # noqa: BLE001 - any engine failure is shown, the widget stays usable
@@ -594,7 +595,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         key = (k, method, layer)
         scorecam = bool(self.trust_scorecam)
         done = dict(self._trust_done.get_fresh(key) or {})
-        wanted_strip = list(trust_report.STRIP_METHODS) + (list(trust_report.SLOW_STRIP_METHODS) if scorecam else [])
+        wanted_strip = list(registry.strip_names()) + (list(registry.strip_names(slow=True)) if scorecam else [])
         report = _trust_payload(done, key, wanted_strip, "computing", "")
         complete = not report["strip_pending"] and all(report[s] for s in _TRUST_SECTIONS)
         if complete:
@@ -614,7 +615,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL_S and not superseded():
                 last[0] = now
-                self.trust = {**self.trust, "message": f"{_SECTION_WORDS.get(section, section)}: {n}/{total}"}
+                self.trust = {**self.trust, "message": f"{_section_words(section)}: {n}/{total}"}
 
         def publish(state: str, message: str) -> None:
             if not superseded():
@@ -694,8 +695,15 @@ class GradCAMWidget(anywidget.AnyWidget):
 
 
 _TRUST_SECTIONS = ("difference", "randomization", "faithfulness")
-_SECTION_WORDS = {"faithfulness": "deletion and insertion curves: images", "randomization": "randomised models",
-                  "scorecam": "Score-CAM: masked passes"}
+_SECTION_WORDS = {"faithfulness": "deletion and insertion curves: images", "randomization": "randomised models"}
+
+
+def _section_words(section: str) -> str:
+    """A progress line's subject: a trust section, or a slow strip method (its masked passes)."""
+    entry = registry.info(section)
+    if entry is not None:
+        return f"{entry.label}: masked passes" if entry.masked_passes else entry.label
+    return _SECTION_WORDS.get(section, section)
 
 
 def _floats(values) -> list[float]:
@@ -846,3 +854,9 @@ def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, laye
                               input_size=input_size, compiled="background")
     return GradCAMWidget(explainer, img, class_names=class_names, top_k=top_k, method=method,
                          layer=layer, colormap=colormap, opacity=opacity, display_image=display_image)
+
+
+def __getattr__(name):
+    if name == "SLOW_METHODS":  # read at each use, so a method registered later is included
+        return registry.slow_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,7 @@ from .. import images as imgs
 from . import hub
 from .graph import FlatGraph, graph_of
 from .layers import LayerChoice, find_candidates, output_names, resolve_layer, score_source, select_output
-from .methods import METHODS, get_method
+from .methods import get_method
 from .results import CamMap, Scores, make_cam_map
 from . import weights as fingerprint
 from .. import kernel_hooks
@@ -697,7 +697,7 @@ class Explainer:
         With a pooled head and Grad-CAM, through the offset shortcut (see _PooledDense)."""
         graph, model_input, head = self._graph, self._graph.inputs[0], self._head(choice)
         dtype = model_input.dtype
-        pd = self._pooled_dense(choice) if method.name == "gradcam" else None
+        pd = self._pooled_dense(choice) if method.mean_gradient_weights else None
         features_scores = self._features_scores_fn(choice) if pd is not None else None
         scores_from = self._dense_scores(choice, pd) if pd is not None else None
 
@@ -1055,8 +1055,8 @@ class Explainer:
         return self._maps(prepared, classes, against, get_method(method), choice, progress, cancel)
 
     def _maps(self, prepared, classes, against, method, choice, progress, cancel) -> list[CamMap]:
-        if method.name == "eigencam" and any(b >= 0 for b in against):
-            raise ValueError("eigencam is class-agnostic, so it has no contrastive form. Use a gradient "
+        if method.class_agnostic and any(b >= 0 for b in against):
+            raise ValueError(f"{method.name} is class-agnostic, so it has no contrastive form. Use a gradient "
                              "method such as gradcam for a contrastive map.")
         groups = _same_size_groups([p.model_input for p in prepared])
         if len(groups) > 1:  # an any-size model given images of several sizes: one batch per size
@@ -1074,13 +1074,13 @@ class Explainer:
             chunk_classes, chunk_against = classes[start:start + step], against[start:start + step]
             _check_cancel(cancel)
             a, scores, z = self._features_z(chunk, choice)
-            if method.name == "gradcam" and z is not None:
+            if method.mean_gradient_weights and z is not None:
                 one_image = len(chunk) > 1 and int(a.shape[0]) == 1
                 fn = self._pooled_gradcam_k_fn(choice) if one_image else self._pooled_gradcam_fn(choice)
                 pre = fn(a, z, tf.constant(chunk_classes, tf.int32), tf.constant(chunk_against, tf.int32)).numpy()
             elif method.masked_passes:
                 a = tf.repeat(a, len(chunk) // int(a.shape[0]), axis=0)
-                pre = self._scorecam(chunk, a, chunk_classes, chunk_against, choice, progress, cancel)
+                pre = self._scorecam(chunk, a, chunk_classes, chunk_against, choice, method, progress, cancel)
             else:
                 pre = self._cam_fn(choice, method)(a, tf.constant(chunk_classes, tf.int32),
                                                    tf.constant(chunk_against, tf.int32)).numpy()
@@ -1089,7 +1089,7 @@ class Explainer:
         self._start_compiling()
         return results
 
-    def _scorecam(self, prepared, a, classes, against, choice, progress, cancel) -> np.ndarray:
+    def _scorecam(self, prepared, a, classes, against, choice, method, progress, cancel) -> np.ndarray:
         """Score-CAM maps, one per row: the masked passes are run once per image (and kept, with the
         features), and every class's score is read from the same passes."""
         k = int(a.shape[-1])
@@ -1116,7 +1116,7 @@ class Explainer:
             other = tf.gather(scores, [max(against[r], 0) for r in rows], axis=1)
             target = picked - tf.where(tf.constant([against[r] >= 0 for r in rows]), other, tf.zeros_like(other))
             chosen = tf.repeat(ai, len(rows), axis=0)
-            result = METHODS["scorecam"].function(chosen, tf.transpose(target), channels).numpy()
+            result = method.function(chosen, tf.transpose(target), channels).numpy()
             for j, r in enumerate(rows):
                 maps[r] = result[j]
         return np.stack(maps)
