@@ -184,10 +184,11 @@ function createView(model, el) {
     classIndex: Number(model.get("selected_class")),
     method: String(model.get("method") ?? ""),
     layer: String(model.get("layer") ?? ""),
+    contrast: /** @type {number | null} */ (model.get("contrast") ?? null),
   });
   const currentKey = () => {
     const s = selection();
-    return mapKey(s.classIndex, s.method, s.layer);
+    return mapKey(s.classIndex, s.method, s.layer, s.contrast);
   };
   /** @param {number} index */
   const commit = (index) => {

@@ -8,6 +8,7 @@ import {
   decodeFloat32,
   parseMapEntry,
   isolatedName,
+  mapKey,
   upsampleBilinear,
 } from "./lib/maps.js";
 
@@ -34,6 +35,7 @@ import {
  * @property {number} [class_index]
  * @property {string} [method]
  * @property {string} [layer]
+ * @property {number} [contrast]  the class explained against (contrastive widgets only)
  * @property {string} [state]  "computing" | "ready" | "error"
  * @property {string} [message]
  * @property {Array<Partial<WireMap> & {label?: string}>} [strip]
@@ -42,7 +44,7 @@ import {
  * @property {Record<string, any>} [faithfulness]
  * @property {Record<string, any>} [randomization]
  *
- * @typedef {{classIndex: number, method: string, layer: string}} Selection
+ * @typedef {{classIndex: number, method: string, layer: string, contrast?: number | null}} Selection
  * @typedef {{method: string, entry: (Partial<WireMap> & {label?: string}) | null}} StripSlot
  */
 
@@ -86,14 +88,12 @@ export function hasTrustTarget(trust) {
  * @param {number} classIndex
  * @param {string} method
  * @param {string} layer
+ * @param {number | null} [contrast]
  */
-export function trustMatches(trust, classIndex, method, layer) {
+export function trustMatches(trust, classIndex, method, layer, contrast = null) {
   if (!trust || !hasTrustTarget(trust)) return false;
-  return (
-    trust.class_index === Number(classIndex) &&
-    String(trust.method ?? "") === String(method) &&
-    String(trust.layer ?? "") === String(layer)
-  );
+  return mapKey(Number(trust.class_index), String(trust.method ?? ""), String(trust.layer ?? ""), trust.contrast ?? null) ===
+    mapKey(classIndex, method, layer, contrast);
 }
 
 /**
@@ -103,7 +103,7 @@ export function trustMatches(trust, classIndex, method, layer) {
  * @returns {"computing" | "ready" | "error" | "stale"}
  */
 export function trustPanelState(trust, selection) {
-  if (!trustMatches(trust, selection.classIndex, selection.method, selection.layer)) return "stale";
+  if (!trustMatches(trust, selection.classIndex, selection.method, selection.layer, selection.contrast)) return "stale";
   const state = String(trust?.state ?? "");
   return /** @type {any} */ (TRUST_STATES.includes(state) ? state : "computing");
 }
@@ -537,6 +537,7 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
     classIndex: Number(model.get("selected_class")),
     method: String(model.get("method") ?? ""),
     layer: String(model.get("layer") ?? ""),
+    contrast: /** @type {number | null} */ (model.get("contrast") ?? null),
   });
   const imageSize = () => {
     const size = asArray(model.get("image_size"));

@@ -238,3 +238,10 @@ test("hashBytes tells maps apart and ignores how the bytes arrive", () => {
   assert.notEqual(hashBytes(a), hashBytes(b));
   assert.equal(hashBytes(null), "0:811c9dc5");
 });
+
+test("trustMatches compares the whole request, contrast included", () => {
+  const contrastive = { class_index: 0, method: "gradcam", layer: "conv", contrast: 2 };
+  assert.equal(trustMatches(contrastive, 0, "gradcam", "conv", 2), true);
+  assert.equal(trustMatches(contrastive, 0, "gradcam", "conv", null), false);
+  assert.equal(trustMatches({ ...contrastive, contrast: undefined }, 0, "gradcam", "conv"), true);
+});
