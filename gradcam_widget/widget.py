@@ -23,6 +23,7 @@ import traitlets
 from . import colormaps, kernel_hooks, static_view
 from .frontend import front_end_source
 from . import registry
+from .background import PROGRESS_INTERVAL_S, BackgroundJob  # noqa: F401 - the interval, re-exported
 from .map_key import MapKey
 from . import trust as trust_report
 from . import images as imgs
@@ -38,8 +39,6 @@ CACHE_SIZE = 256
 # its next batch. ``SLOW_METHODS`` (module attribute) is that set, read from the registry.
 #: Trust reports kept per widget, so going back to a class shows its report at once.
 TRUST_CACHE_SIZE = 16
-#: Least time between two progress updates sent to the browser.
-PROGRESS_INTERVAL_S = 0.2
 
 _MISSING_ESM = """
 export default { render({ el }) {
@@ -195,12 +194,9 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._topk_cams: dict[int, object] = {}
         self._topk_key: tuple | None = None  # MapKey.view() of the top-k maps
         self._last_error: Exception | None = None
-        self._generation = 0          # bumped by every request; a worker whose request is older stops
-        self._worker: threading.Thread | None = None
-        self._trust_generation = 0    # the same for the trust panel's worker
-        self._trust_worker: threading.Thread | None = None
+        self._map_job = BackgroundJob("gradcam-widget-worker")   # slow maps; every request supersedes
+        self._trust_job = BackgroundJob("gradcam-widget-trust")  # the trust report, the same way
         self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # MapKey -> finished sections
-        self._stop_reasons: dict = {}  # (worker, generation) -> why its work was stopped (interrupt)
 
         selected = self._top_indices[0]
         key = MapKey(selected, method, layer, contrast)
@@ -260,15 +256,14 @@ class GradCAMWidget(anywidget.AnyWidget):
         Returns False if some is still running after ``timeout`` seconds.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for worker in (self._worker, self._trust_worker):
-            if worker is not None:
-                worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        for job in (self._map_job, self._trust_job):
+            job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.busy
 
     @property
     def busy(self) -> bool:
         """True while a slow method or the trust panel computes in the background."""
-        return any(w is not None and w.is_alive() for w in (self._worker, self._trust_worker))
+        return self._map_job.busy or self._trust_job.busy
 
     def open_trust_panel(self, scorecam: bool | None = None) -> None:
         """Open the trust panel from Python, as the button does (the report then computes in the
@@ -282,8 +277,8 @@ class GradCAMWidget(anywidget.AnyWidget):
         """Recompute everything on screen with the model's current weights (after ``model.fit``,
         ``set_weights``...): top classes, their maps, the selection's map and an open trust report.
         The widget also does this by itself at the next class, method or layer change."""
-        self._generation += 1
-        self._trust_generation += 1
+        self._map_job.supersede()
+        self._trust_job.supersede()
         self._weights_version = self._explainer.check_weights()
         self._cache = _LRU(CACHE_SIZE)
         self._trust_done = _LRU(TRUST_CACHE_SIZE)
@@ -309,19 +304,15 @@ class GradCAMWidget(anywidget.AnyWidget):
     def stop_work(self, reason: str = kernel_hooks.INTERRUPTED) -> None:
         """Stop background work (a slow method, the trust report) at its next batch; the page shows
         ``reason`` in place of what was being computed. Called on a kernel interrupt."""
-        if self._worker is not None and self._worker.is_alive():
-            self._stop_reasons[("map", self._generation)] = reason
-        if self._trust_worker is not None and self._trust_worker.is_alive():
-            self._stop_reasons[("trust", self._trust_generation)] = reason
-        self._generation += 1
-        self._trust_generation += 1
+        self._map_job.stop(reason)
+        self._trust_job.stop(reason)
 
     def close(self):
         """Close the widget; its background work stops at its next batch."""
         kernel_hooks.unwatch(self)
-        if hasattr(self, "_trust_generation"):  # not when construction failed (then __del__ closes)
-            self._generation += 1
-            self._trust_generation += 1
+        if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
+            self._map_job.supersede()
+            self._trust_job.supersede()
         super().close()
 
     @property
@@ -432,7 +423,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         if self.trust_open:
             self._start_trust()
         else:
-            self._trust_generation += 1  # closing the panel stops its work
+            self._trust_job.supersede()  # closing the panel stops its work
 
     # ----------------------------------------------------------------- internals
     def _key(self, k: int | None = None, method: str | None = None, layer: str | None = None) -> MapKey:
@@ -493,7 +484,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         if self._explainer.weights_version != self._weights_version:
             self.refresh()  # new weights: every map on screen is recomputed, not only this one
             return
-        self._generation += 1
+        self._map_job.supersede()
         key = self._key(k)
         if self._topk_key != key.view():  # a failed method/layer change: retry the batch
             self._refresh()
@@ -551,7 +542,6 @@ class GradCAMWidget(anywidget.AnyWidget):
         A worker checks between batches whether a newer request superseded it and then stops without
         sending anything, so a superseded result is never drawn.
         """
-        generation = self._generation
         if not registry.is_slow(key.method):
             try:
                 result = work()
@@ -560,45 +550,38 @@ class GradCAMWidget(anywidget.AnyWidget):
                 return
             finish(result)
             return
-
-        def superseded() -> bool:
-            return self._generation != generation
-
-        last = [0.0]
+        run = self._map_job.run()
 
         def progress(done, total) -> None:
-            now = time.monotonic()
-            if (now - last[0] >= PROGRESS_INTERVAL_S or done == total) and not superseded():
-                last[0] = now
+            if run.due(final=done == total):
                 self.status = _status("computing", f"{key.method}: {done}/{total} masked passes", key)
 
-        def run() -> None:
+        def body() -> None:
             from .explain import Cancelled
 
             try:
-                result = work(progress=progress, cancel=superseded)
+                result = work(progress=progress, cancel=run.superseded)
             except Cancelled:
-                reason = self._stop_reasons.pop(("map", generation), None)
+                reason = run.stop_reason()
                 if reason is not None:
                     self.status = _status("error", reason, key)
                 return
             except Exception as err:  # noqa: BLE001
-                if not superseded():
+                if not run.superseded():
                     self._fail(err, key)
                 return
-            if not superseded():
+            if not run.superseded():
                 finish(result)
 
-        self._worker = threading.Thread(target=run, name="gradcam-widget-worker", daemon=True)
-        self._worker.start()
-        kernel_hooks.arm_interrupt()
+        self._map_job.start(body)
 
     # ----------------------------------------------------------------- trust panel
     def _start_trust(self) -> None:
         """(Re)start the report for the current selection on a worker; sections already computed for
         it are sent at once, the rest as each is ready. A newer selection stops the worker."""
-        self._trust_generation += 1
-        generation = self._trust_generation
+        self._trust_job.supersede()
+        run = self._trust_job.run()
+        superseded = run.superseded
         key = self._key()
         k, method, layer = key.class_index, key.method, key.layer
         scorecam = bool(self.trust_scorecam)
@@ -614,15 +597,8 @@ class GradCAMWidget(anywidget.AnyWidget):
             return
         name = _sentence_name(self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}")
 
-        def superseded() -> bool:
-            return self._trust_generation != generation
-
-        last = [0.0]
-
         def progress(section, n, total) -> None:
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S and not superseded():
-                last[0] = now
+            if run.due():
                 self.trust = {**self.trust, "message": f"{_section_words(section)}: {n}/{total}"}
 
         def publish(state: str, message: str) -> None:
@@ -630,7 +606,7 @@ class GradCAMWidget(anywidget.AnyWidget):
                 self._trust_done.put(key, dict(done))
                 self.trust = _trust_payload(done, key, wanted_strip, state, message)
 
-        def run() -> None:
+        def body() -> None:
             from .explain import Cancelled
 
             skip = frozenset(done.get("strip", {})) | frozenset(s for s in done if s != "strip")
@@ -646,7 +622,7 @@ class GradCAMWidget(anywidget.AnyWidget):
                         done[section] = value
                     publish("computing", "")
             except Cancelled:
-                reason = self._stop_reasons.pop(("trust", generation), None)
+                reason = run.stop_reason()
                 if reason is not None:
                     self.trust = {**self.trust, "state": "error", "message": reason}
                 return
@@ -656,9 +632,7 @@ class GradCAMWidget(anywidget.AnyWidget):
                 return
             publish("ready", "")
 
-        self._trust_worker = threading.Thread(target=run, name="gradcam-widget-trust", daemon=True)
-        self._trust_worker.start()
-        kernel_hooks.arm_interrupt()
+        self._trust_job.start(body)
 
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
