@@ -471,6 +471,13 @@ class Explainer:
         return resolve_layer(self._candidates, layer, self._layer_names)
 
     # ---- images -------------------------------------------------------------------------------
+    def randomized_copy(self, layer: str | None = None):
+        """A copy of the model whose learned layers can be re-initialised one by one, with fresh
+        explainers of it at ``layer`` (the sanity check's; the model itself is never touched)."""
+        from .randomize import RandomizedCopy
+
+        return RandomizedCopy(self, self.layer_name if layer is None else layer)
+
     def prepare(self, image) -> PreparedImage:
         """Load, resize and preprocess one image (the input rule: :mod:`gradcam_widget.images`)."""
         if isinstance(image, PreparedImage):
