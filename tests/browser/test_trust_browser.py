@@ -13,7 +13,6 @@ Two tests:
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 import textwrap
