@@ -423,6 +423,64 @@ function createMenus({ model, dom, onModel, onDom, paint }) {
 }
 
 /**
+ * The hover readout over the overlay: the map's value (normalised and raw) and the image pixel under
+ * the pointer; a pointer resting on the picture reads each new map (`reread()`).
+ * @param {{model: AnyModel, dom: Dom, onDom: Listeners["onDom"],
+ *   shown: () => ({map: CachedMap, values: Float32Array, width: number, height: number} | null)}} context
+ */
+function createHover({ model, dom, onDom, shown }) {
+  /** Last pointer position over the picture, or null when the pointer is elsewhere. */
+  /** @type {{clientX: number, clientY: number} | null} */
+  let pointer = null;
+
+
+  /** @param {{clientX: number, clientY: number}} event */
+  function showReading(event) {
+    pointer = { clientX: event.clientX, clientY: event.clientY };
+    const drawn = shown();
+    if (!drawn || dom.overlay.hidden) return clearReading();
+    const box = dom.overlay.getBoundingClientRect();
+    if (box.width <= 0 || box.height <= 0) return clearReading();
+    const offsetX = event.clientX - box.left;
+    const offsetY = event.clientY - box.top;
+    const cell = pixelAt(offsetX, offsetY, box.width, box.height, drawn.width, drawn.height);
+    const size = asArray(model.get("image_size"));
+    const imageWidth = size[0] > 0 ? size[0] : drawn.width;
+    const imageHeight = size[1] > 0 ? size[1] : drawn.height;
+    const pixel = pixelAt(offsetX, offsetY, box.width, box.height, imageWidth, imageHeight);
+    const normalised = drawn.values[cell.y * drawn.width + cell.x];
+    const raw = normalised * drawn.map.maximum;
+    dom.readout.textContent = formatReadout({ normalised, raw, x: pixel.x, y: pixel.y });
+    Object.assign(dom.readout.dataset, {
+      normalised: String(normalised),
+      raw: String(raw),
+      x: String(pixel.x),
+      y: String(pixel.y),
+      canvasX: String(cell.x),
+      canvasY: String(cell.y),
+    });
+  }
+
+  function onPointerLeave() {
+    pointer = null;
+    clearReading();
+  }
+
+  function clearReading() {
+    dom.readout.textContent = "\u00a0";
+    for (const name of ["normalised", "raw", "x", "y", "canvasX", "canvasY"]) delete dom.readout.dataset[name];
+  }
+
+  onDom(dom.stage, "pointermove", showReading);
+  onDom(dom.stage, "pointerleave", onPointerLeave);
+  return {
+    reread() {
+      if (pointer) showReading(pointer);
+    },
+  };
+}
+
+/**
  * Wire one view of the model. Everything shown is rebuilt from traits, so several views of the
  * same model agree; only hover, search text and focus are per view.
  * @param {AnyModel} model
@@ -442,9 +500,6 @@ function createView(model, el) {
   let display = fitDisplaySize(0, 0);
   /** @type {string | null} */
   let imageUrl = null;
-  /** Last pointer position over the picture, or null when the pointer is elsewhere. */
-  /** @type {{clientX: number, clientY: number} | null} */
-  let pointer = null;
   let updateQueued = false;
   let disposed = false;
 
@@ -512,7 +567,7 @@ function createView(model, el) {
     }
     dom.stage.classList.toggle("gcw-pending", !error && !map);
     syncRootAttributes(error !== null);
-    if (pointer) showReading(pointer); // a pointer resting on the picture reads the new map
+    hover.reread(); // a pointer resting on the picture reads the new map
   }
 
   /** @param {CachedMap} map */
@@ -614,49 +669,12 @@ function createView(model, el) {
     scheduleUpdate();
   }
 
-  // --- hover -----------------------------------------------------------------------------------
-
-  /** @param {{clientX: number, clientY: number}} event */
-  function showReading(event) {
-    pointer = { clientX: event.clientX, clientY: event.clientY };
-    if (!drawn || dom.overlay.hidden) return clearReading();
-    const box = dom.overlay.getBoundingClientRect();
-    if (box.width <= 0 || box.height <= 0) return clearReading();
-    const offsetX = event.clientX - box.left;
-    const offsetY = event.clientY - box.top;
-    const cell = pixelAt(offsetX, offsetY, box.width, box.height, drawn.width, drawn.height);
-    const size = asArray(model.get("image_size"));
-    const imageWidth = size[0] > 0 ? size[0] : drawn.width;
-    const imageHeight = size[1] > 0 ? size[1] : drawn.height;
-    const pixel = pixelAt(offsetX, offsetY, box.width, box.height, imageWidth, imageHeight);
-    const normalised = drawn.values[cell.y * drawn.width + cell.x];
-    const raw = normalised * drawn.map.maximum;
-    dom.readout.textContent = formatReadout({ normalised, raw, x: pixel.x, y: pixel.y });
-    Object.assign(dom.readout.dataset, {
-      normalised: String(normalised),
-      raw: String(raw),
-      x: String(pixel.x),
-      y: String(pixel.y),
-      canvasX: String(cell.x),
-      canvasY: String(cell.y),
-    });
-  }
-
-  function onPointerLeave() {
-    pointer = null;
-    clearReading();
-  }
-
-  function clearReading() {
-    dom.readout.textContent = "\u00a0";
-    for (const name of ["normalised", "raw", "x", "y", "canvasX", "canvasY"]) delete dom.readout.dataset[name];
-  }
-
   // --- wiring ----------------------------------------------------------------------------------
 
   const classes = createClassList({ model, dom, onDom, commit });
   const search = createSearch({ model, dom, onDom, commit, idPrefix });
   const menus = createMenus({ model, dom, onModel, onDom, paint });
+  const hover = createHover({ model, dom, onDom, shown: () => drawn });
 
   onModel("change:image", renderImage);
   onModel("change:image_size", resizeStage);
@@ -690,8 +708,6 @@ function createView(model, el) {
     search.refresh();
   });
 
-  onDom(dom.stage, "pointermove", showReading);
-  onDom(dom.stage, "pointerleave", onPointerLeave);
   onDom(dom.image, "load", resizeStage);
   onDom(dom.refresh, "click", () => model.send?.({ type: "refresh" }));
 
