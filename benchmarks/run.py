@@ -535,8 +535,10 @@ def package_info() -> dict:
     where = Path(gradcam_widget.__file__).resolve().parent
     info = {"gradcam_widget": str(where), "git_commit": None, "git_modified": None}
     try:
-        run = lambda *cmd: subprocess.run(["git", "-C", str(where), *cmd], capture_output=True, text=True,  # noqa: E731
-                                          timeout=10).stdout.strip()
+        def run(*cmd):
+            return subprocess.run(["git", "-C", str(where), *cmd], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+
         info["git_commit"] = run("rev-parse", "HEAD") or None
         if info["git_commit"]:
             info["git_modified"] = [line[3:] for line in run("status", "--porcelain", "--", ".").splitlines()]

@@ -11,8 +11,6 @@ quiet_tensorflow_startup()  # before anything can import TensorFlow; respects a 
 
 __version__ = "0.1.0"
 
-METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "xgradcam", "eigencam", "scorecam")
-
 _LAZY = {
     "Explainer": ("gradcam_widget.explain", "Explainer"),
     "compute_cam": ("gradcam_widget.explain", "compute_cam"),
@@ -34,6 +32,10 @@ __all__ = ["METHODS", *_LAZY]
 
 
 def __getattr__(name):
+    if name == "METHODS":  # the registry's names, read at each use (a method registered later is in it)
+        from .registry import names
+
+        return names()
     if name in _LAZY:
         import importlib
 

@@ -18,7 +18,8 @@ import traitlets
 from . import explore_data as data
 from .labels import class_names_for
 from .frontend import front_end_source
-from .widget import SLOW_METHODS, GradCAMWidget, _check_top_k
+from . import registry
+from .widget import GradCAMWidget, _check_top_k
 
 #: Thumbnails per gallery page.
 PAGE_SIZE = 60
@@ -304,7 +305,7 @@ class MisclassificationExplorer(ipywidgets.VBox):
         # A widget computes its first maps in its constructor; a slow method (Score-CAM) is switched
         # to afterwards, so it runs on the widget's worker thread and the click answers at once.
         method = self._settings["method"]
-        settings = dict(self._settings, method="gradcam" if method in SLOW_METHODS else method)
+        settings = dict(self._settings, method="gradcam" if registry.is_slow(method) else method)
         panels = []
         try:
             for title, contrast, k in specs:

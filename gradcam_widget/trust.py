@@ -25,13 +25,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-#: Methods compared in the strip, in order; Score-CAM is added on request (64 masked passes).
-STRIP_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam")
-SLOW_STRIP_METHODS = ("scorecam",)
-METHOD_LABELS = {
-    "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "layercam": "Layer-CAM",
-    "xgradcam": "XGrad-CAM", "eigencam": "Eigen-CAM", "scorecam": "Score-CAM",
-}
+from . import registry
+
+# Methods compared in the strip, in order (the registry's ``in_strip``): ``STRIP_METHODS``, then the
+# slow ones on request (``SLOW_STRIP_METHODS``; Score-CAM's 64 masked passes). ``METHOD_LABELS`` are
+# the registry's names in words. All three are module attributes read from the registry at each use.
 #: Curve resolution for the panel: 26 points per curve draw a smooth small chart; 50 (the metrics'
 #: default) doubles the cost for AUCs that moved by < 0.01 on the demo scenes.
 PANEL_STEPS = 25
@@ -85,7 +83,7 @@ class Randomization:
 
 
 def method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
+    return registry.label(method)
 
 
 def random_maps(shape: tuple[int, int], count: int, seed: int = 0) -> list[np.ndarray]:
@@ -220,7 +218,7 @@ def randomization(explainer, image, cam, *, progress: Callable | None = None) ->
         return Randomization(np.zeros(0), [], 0.0, False,
                              "Not run: this map has no positive evidence, so there is nothing to compare with "
                              "a randomised model. Try the class the model predicts, or another layer.")
-    layers = "all" if cam.method in SLOW_STRIP_METHODS else None
+    layers = "all" if registry.is_slow(cam.method) else None
     result = randomization_check(explainer, image, cam.class_index, method=cam.method, layer=cam.layer,
                                  layers=layers, progress=progress if progress is not None else False,
                                  contrast=getattr(cam, "contrast", None))
@@ -261,7 +259,7 @@ def trust_sections(explainer, image, class_index: int, method: str, layer: str, 
         return report
 
     strip = {}
-    for m in STRIP_METHODS:
+    for m in registry.strip_names():
         check()
         strip[m] = cam_for(class_index, m, layer)
         if m not in skip:
@@ -270,7 +268,7 @@ def trust_sections(explainer, image, class_index: int, method: str, layer: str, 
         yield "difference", difference(strip["gradcam"], strip["hirescam"])
     current = strip.get(method) or cam_for(class_index, method, layer,
                                            **({"progress": hook(method), "cancel": cancel}
-                                              if method in SLOW_STRIP_METHODS else {}))
+                                              if registry.is_slow(method) else {}))
     if "randomization" not in skip:  # before faithfulness: a few maps, cheaper than 200+ images
         check()
         yield "randomization", randomization(explainer, image, current, progress=hook("randomization"))
@@ -279,7 +277,17 @@ def trust_sections(explainer, image, class_index: int, method: str, layer: str, 
         yield "faithfulness", faithfulness(explainer, image, current, class_name=class_name,
                                            progress=hook("faithfulness"))
     if scorecam:
-        for m in SLOW_STRIP_METHODS:
+        for m in registry.strip_names(slow=True):
             if m not in skip:
                 check()
                 yield "strip", (m, cam_for(class_index, m, layer, progress=hook(m), cancel=cancel))
+
+
+def __getattr__(name):
+    if name == "STRIP_METHODS":
+        return registry.strip_names()
+    if name == "SLOW_STRIP_METHODS":
+        return registry.strip_names(slow=True)
+    if name == "METHOD_LABELS":
+        return registry.labels()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

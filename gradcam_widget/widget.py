@@ -22,6 +22,9 @@ import traitlets
 
 from . import colormaps, kernel_hooks, static_view
 from .frontend import front_end_source
+from . import registry
+from .background import PROGRESS_INTERVAL_S, BackgroundJob  # noqa: F401 - the interval, re-exported
+from .map_key import MapKey
 from . import trust as trust_report
 from . import images as imgs
 from .images import cap_size
@@ -31,13 +34,11 @@ from .labels import class_names_for
 DEFAULT_TOP_K = 5
 #: On-demand maps kept per widget (a 14x14 map is ~1 KB; this bounds memory, not speed).
 CACHE_SIZE = 256
-#: Methods that run many masked forward passes: computed off the comm thread, so clicks made
-#: meanwhile are received at once, supersede the running request and stop it at its next batch.
-SLOW_METHODS = frozenset({"scorecam"})
+# Slow methods (the registry's ``slow``, e.g. Score-CAM's masked passes) are computed off the comm
+# thread, so clicks made meanwhile are received at once, supersede the running request and stop it at
+# its next batch. ``SLOW_METHODS`` (module attribute) is that set, read from the registry.
 #: Trust reports kept per widget, so going back to a class shows its report at once.
 TRUST_CACHE_SIZE = 16
-#: Least time between two progress updates sent to the browser.
-PROGRESS_INTERVAL_S = 0.2
 
 _MISSING_ESM = """
 export default { render({ el }) {
@@ -56,14 +57,12 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def map_payload(cam, class_index: int, method: str, layer: str) -> dict:
+def map_payload(cam, key: MapKey) -> dict:
     """One map as the browser receives it, tagged with the request it answers (see protocol)."""
     raw = np.ascontiguousarray(cam.raw, dtype="<f4")
     height, width = raw.shape
     return {
-        "class_index": int(class_index),
-        "method": str(method),
-        "layer": str(layer),
+        **key.wire(),
         "height": int(height),
         "width": int(width),
         "raw": raw.tobytes(),
@@ -91,7 +90,7 @@ def _error_message(err: Exception) -> str:
 
 
 class _LRU(OrderedDict):
-    """A small least-recently-used cache of CamMaps keyed by (class, method, layer); thread-safe,
+    """A small least-recently-used cache of CamMaps keyed by MapKey; thread-safe,
     since slow methods fill it from a worker thread."""
 
     def __init__(self, size: int):
@@ -141,6 +140,7 @@ class GradCAMWidget(anywidget.AnyWidget):
     maps = traitlets.List(traitlets.Dict()).tag(sync=True)
     extra_map = traitlets.Dict().tag(sync=True)
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    method_labels = traitlets.Dict().tag(sync=True)  # method name -> its name in words (the registry's)
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
     stale = traitlets.Bool(False).tag(sync=True)      # the maps shown were computed for earlier weights
@@ -162,14 +162,12 @@ class GradCAMWidget(anywidget.AnyWidget):
     def __init__(self, explainer, image, class_names=None, top_k: int | None = None, method: str = "gradcam",
                  layer: str | None = None, colormap: str = "jet", opacity: float = 0.4, *,
                  display_image=None, contrast: int | None = None, **kwargs):
-        from . import METHODS
-
         self._ready = False
         self._explainer = explainer
         _check_colormap(colormap)
         _check_opacity(opacity)
-        if not isinstance(method, str) or method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}.")
+        if registry.info(method) is None:
+            raise ValueError(f"unknown method {method!r}; use one of: {', '.join(registry.names())}.")
         # Prepare once (this also builds a never-called Sequential model, so its layers are known);
         # every later engine call reuses the prepared image and the engine's feature cache.
         self._input = explainer.prepare(image)
@@ -194,29 +192,28 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._top_indices = [t["index"] for t in top]
         self._cache = _LRU(CACHE_SIZE)
         self._topk_cams: dict[int, object] = {}
-        self._topk_key: tuple[str, str] | None = None
+        self._topk_key: tuple | None = None  # MapKey.view() of the top-k maps
         self._last_error: Exception | None = None
-        self._generation = 0          # bumped by every request; a worker whose request is older stops
-        self._worker: threading.Thread | None = None
-        self._trust_generation = 0    # the same for the trust panel's worker
-        self._trust_worker: threading.Thread | None = None
-        self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # (class, method, layer) -> finished sections
-        self._stop_reasons: dict = {}  # (worker, generation) -> why its work was stopped (interrupt)
+        self._map_job = BackgroundJob("gradcam-widget-worker")   # slow maps; every request supersedes
+        self._trust_job = BackgroundJob("gradcam-widget-trust")  # the trust report, the same way
+        self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # MapKey -> finished sections
 
         selected = self._top_indices[0]
-        cams = self._engine_cams(self._top_indices, method, layer)  # one pass
-        self._store_topk(cams, method, layer)
+        key = MapKey(selected, method, layer, contrast)
+        cams = self._engine_cams(key, self._top_indices)  # one pass
+        self._store_topk(cams, key)
         height, width = self._display.shape[:2]
         super().__init__(
             image=encode_png(self._display),
             image_size=[int(width), int(height)],
             class_names=names,
             top_classes=top,
-            maps=[map_payload(cams[i], k, method, layer) for i, k in enumerate(self._top_indices)],
+            maps=[map_payload(cams[i], key.for_class(k)) for i, k in enumerate(self._top_indices)],
             extra_map={},
-            methods=list(METHODS),
+            methods=list(registry.names()),
+            method_labels=registry.labels(),
             layers=[str(n) for n in explainer.candidate_layers],
-            status=_status("ready", "", selected, method, layer),
+            status=_status("ready", "", key),
             image_note=note,
             contrast=contrast,
             colormap_tables={name: colormaps.colormap_bytes(name) for name in colormaps.COLORMAPS},
@@ -259,15 +256,14 @@ class GradCAMWidget(anywidget.AnyWidget):
         Returns False if some is still running after ``timeout`` seconds.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for worker in (self._worker, self._trust_worker):
-            if worker is not None:
-                worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        for job in (self._map_job, self._trust_job):
+            job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.busy
 
     @property
     def busy(self) -> bool:
         """True while a slow method or the trust panel computes in the background."""
-        return any(w is not None and w.is_alive() for w in (self._worker, self._trust_worker))
+        return self._map_job.busy or self._trust_job.busy
 
     def open_trust_panel(self, scorecam: bool | None = None) -> None:
         """Open the trust panel from Python, as the button does (the report then computes in the
@@ -281,8 +277,8 @@ class GradCAMWidget(anywidget.AnyWidget):
         """Recompute everything on screen with the model's current weights (after ``model.fit``,
         ``set_weights``...): top classes, their maps, the selection's map and an open trust report.
         The widget also does this by itself at the next class, method or layer change."""
-        self._generation += 1
-        self._trust_generation += 1
+        self._map_job.supersede()
+        self._trust_job.supersede()
         self._weights_version = self._explainer.check_weights()
         self._cache = _LRU(CACHE_SIZE)
         self._trust_done = _LRU(TRUST_CACHE_SIZE)
@@ -308,19 +304,15 @@ class GradCAMWidget(anywidget.AnyWidget):
     def stop_work(self, reason: str = kernel_hooks.INTERRUPTED) -> None:
         """Stop background work (a slow method, the trust report) at its next batch; the page shows
         ``reason`` in place of what was being computed. Called on a kernel interrupt."""
-        if self._worker is not None and self._worker.is_alive():
-            self._stop_reasons[("map", self._generation)] = reason
-        if self._trust_worker is not None and self._trust_worker.is_alive():
-            self._stop_reasons[("trust", self._trust_generation)] = reason
-        self._generation += 1
-        self._trust_generation += 1
+        self._map_job.stop(reason)
+        self._trust_job.stop(reason)
 
     def close(self):
         """Close the widget; its background work stops at its next batch."""
         kernel_hooks.unwatch(self)
-        if hasattr(self, "_trust_generation"):  # not when construction failed (then __del__ closes)
-            self._generation += 1
-            self._trust_generation += 1
+        if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
+            self._map_job.supersede()
+            self._trust_job.supersede()
         super().close()
 
     @property
@@ -344,7 +336,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         """Every map computed so far (top-k and on demand, all methods and layers), as the browser
         receives them; what a saved page (``save_html``) can show without a kernel."""
         entries = self._cache.snapshot()
-        return [map_payload(cam, k, method, layer) for (k, method, layer), cam in entries]
+        return [map_payload(cam, key) for key, cam in entries]
 
     def save_html(self, path, title: str = "Grad-CAM") -> int:
         """Save this widget as one self-contained, offline HTML page (see
@@ -431,39 +423,46 @@ class GradCAMWidget(anywidget.AnyWidget):
         if self.trust_open:
             self._start_trust()
         else:
-            self._trust_generation += 1  # closing the panel stops its work
+            self._trust_job.supersede()  # closing the panel stops its work
 
     # ----------------------------------------------------------------- internals
-    def _store_topk(self, cams, method: str, layer: str) -> None:
+    def _key(self, k: int | None = None, method: str | None = None, layer: str | None = None) -> MapKey:
+        """The request of the current selection (or of the class/method/layer given)."""
+        return MapKey(int(self.selected_class if k is None else k), self.method if method is None else method,
+                      self.layer if layer is None else layer, self._contrast)
+
+    def _store_topk(self, cams, key: MapKey) -> None:
         self._topk_cams = {k: cams[i] for i, k in enumerate(self._top_indices)}
-        self._topk_key = (method, layer)
+        self._topk_key = key.view()
         for k, cam in self._topk_cams.items():
-            self._cache.put((k, method, layer), cam)
+            self._cache.put(key.for_class(k), cam)
 
     def _cam_for(self, k: int, method: str, layer: str, **hooks):
         """The CamMap of one class: from the top-k maps, the cache, or one engine call (``hooks``:
         progress/cancel for slow methods). Also the trust panel's source of maps."""
+        key = self._key(k, method, layer)
         if self.check_weights():  # the maps kept here are for earlier weights: ask the engine
-            return self._explainer.cam(self._input, k, method=method, layer=layer, **hooks)
-        if self._topk_key == (method, layer) and k in self._topk_cams:
+            return self._engine_cam(key, **hooks)
+        if self._topk_key == key.view() and k in self._topk_cams:
             return self._topk_cams[k]
-        cam = self._cache.get_fresh((k, method, layer))
+        cam = self._cache.get_fresh(key)
         if cam is None:
-            cam = self._engine_cam(k, method, layer, **hooks)
-            self._cache.put((k, method, layer), cam)
+            cam = self._engine_cam(key, **hooks)
+            self._cache.put(key, cam)
         return cam
 
-    def _engine_cam(self, k: int, method: str, layer: str, **hooks):
+    def _engine_cam(self, key: MapKey, **hooks):
         """One map from the explainer (see :meth:`_engine_cams`)."""
-        if self._contrast is not None and k == self._contrast:
-            return self._engine_cams([k], method, layer)[0]
-        against = {} if self._contrast is None else {"contrast": self._contrast}
-        return self._explainer.cam(self._input, k, method=method, layer=layer, **against, **hooks)
+        if key.contrast is not None and key.class_index == key.contrast:
+            return self._engine_cams(key, [key.class_index])[0]
+        against = {} if key.contrast is None else {"contrast": key.contrast}
+        return self._explainer.cam(self._input, key.class_index, method=key.method, layer=key.layer, **against,
+                                   **hooks)
 
-    def _engine_cams(self, classes, method: str, layer: str, **hooks) -> list:
+    def _engine_cams(self, key: MapKey, classes, **hooks) -> list:
         """The explainer's maps of ``classes`` in one pass; with ``contrast``, the contrastive maps "why
         k rather than contrast" (the contrast class itself: a zero score difference, no evidence)."""
-        b = self._contrast
+        b, method, layer = key.contrast, key.method, key.layer
         if b is None:
             return self._explainer.cams(self._input, list(classes), method=method, layer=layer, **hooks)
         from .explain.results import make_cam_map
@@ -476,125 +475,118 @@ class GradCAMWidget(anywidget.AnyWidget):
                                     layer, b)
         return [found[c] for c in classes]
 
-    def _fail(self, err: Exception, k: int, method: str, layer: str) -> None:
+    def _fail(self, err: Exception, key: MapKey) -> None:
         self._last_error = err
-        self.status = _status("error", _error_message(err), k, method, layer)
+        self.status = _status("error", _error_message(err), key)
 
     def _show(self, k: int) -> None:
         """Answer a selection: bookkeeping for a top-k class, else one map sent as ``extra_map``."""
         if self._explainer.weights_version != self._weights_version:
             self.refresh()  # new weights: every map on screen is recomputed, not only this one
             return
-        self._generation += 1
-        method, layer = self.method, self.layer
-        if self._topk_key != (method, layer):  # a failed method/layer change: retry the batch
+        self._map_job.supersede()
+        key = self._key(k)
+        if self._topk_key != key.view():  # a failed method/layer change: retry the batch
             self._refresh()
             return
         if k in self._topk_cams:
             self._last_error = None
-            self.status = _status("ready", "", k, method, layer)
+            self.status = _status("ready", "", key)
             return
-        cached = self._cache.get_fresh((k, method, layer))
+        cached = self._cache.get_fresh(key)
         if cached is not None:
-            self._send_extra(cached, k, method, layer)
+            self._send_extra(cached, key)
             return
-        if method in SLOW_METHODS:  # a fast map is sent before a "computing" status could be drawn
-            self.status = _status("computing", "", k, method, layer)
-        self._compute(lambda **hooks: self._engine_cam(k, method, layer, **hooks),
-                      lambda cam: self._finish_extra(cam, k, method, layer), k, method, layer)
+        if registry.is_slow(key.method):  # a fast map is sent before a "computing" status could be drawn
+            self.status = _status("computing", "", key)
+        self._compute(lambda **hooks: self._engine_cam(key, **hooks),
+                      lambda cam: self._finish_extra(cam, key), key)
 
-    def _finish_extra(self, cam, k, method, layer) -> None:
-        self._cache.put((k, method, layer), cam)
-        self._send_extra(cam, k, method, layer)
+    def _finish_extra(self, cam, key: MapKey) -> None:
+        self._cache.put(key, cam)
+        self._send_extra(cam, key)
 
-    def _send_extra(self, cam, k, method, layer) -> None:
+    def _send_extra(self, cam, key: MapKey) -> None:
         self._last_error = None
         with self.hold_sync():
-            self.extra_map = map_payload(cam, k, method, layer)
-            self.status = _status("ready", "", k, method, layer)
+            self.extra_map = map_payload(cam, key)
+            self.status = _status("ready", "", key)
 
     def _refresh(self) -> None:
         """Recompute the top-k maps (and an outside selection) for the current method and layer."""
-        method, layer, k = self.method, self.layer, self.selected_class
+        key = self._key()
+        k = key.class_index
         wanted = list(self._top_indices) + ([] if k in self._top_indices else [k])
-        cached = [self._cache.get_fresh((c, method, layer)) for c in wanted]
+        cached = [self._cache.get_fresh(key.for_class(c)) for c in wanted]
         if all(cam is not None for cam in cached):
-            self._finish_refresh(cached, wanted, k, method, layer)
+            self._finish_refresh(cached, wanted, key)
             return
-        self.status = _status("computing", "", k, method, layer)
-        self._compute(lambda **hooks: self._engine_cams(wanted, method, layer, **hooks),
-                      lambda cams: self._finish_refresh(cams, wanted, k, method, layer), k, method, layer)
+        self.status = _status("computing", "", key)
+        self._compute(lambda **hooks: self._engine_cams(key, wanted, **hooks),
+                      lambda cams: self._finish_refresh(cams, wanted, key), key)
 
-    def _finish_refresh(self, cams, wanted, k, method, layer) -> None:
+    def _finish_refresh(self, cams, wanted, key: MapKey) -> None:
         for c, cam in zip(wanted, cams):
-            self._cache.put((c, method, layer), cam)
-        self._store_topk(cams, method, layer)
+            self._cache.put(key.for_class(c), cam)
+        self._store_topk(cams, key)
         self._last_error = None
         with self.hold_sync():
-            self.maps = [map_payload(cams[i], c, method, layer) for i, c in enumerate(self._top_indices)]
-            if k not in self._top_indices:
-                self.extra_map = map_payload(cams[-1], k, method, layer)
-            self.status = _status("ready", "", k, method, layer)
+            self.maps = [map_payload(cams[i], key.for_class(c)) for i, c in enumerate(self._top_indices)]
+            if key.class_index not in self._top_indices:
+                self.extra_map = map_payload(cams[-1], key)
+            self.status = _status("ready", "", key)
 
-    def _compute(self, work, finish, k, method, layer) -> None:
+    def _compute(self, work, finish, key: MapKey) -> None:
         """Run ``work`` now (fast methods) or on a worker thread (slow ones), then ``finish`` its result.
 
         A worker checks between batches whether a newer request superseded it and then stops without
         sending anything, so a superseded result is never drawn.
         """
-        generation = self._generation
-        if method not in SLOW_METHODS:
+        if not registry.is_slow(key.method):
             try:
                 result = work()
             except Exception as err:  # noqa: BLE001 - any engine failure is shown, the widget stays usable
-                self._fail(err, k, method, layer)
+                self._fail(err, key)
                 return
             finish(result)
             return
-
-        def superseded() -> bool:
-            return self._generation != generation
-
-        last = [0.0]
+        run = self._map_job.run()
 
         def progress(done, total) -> None:
-            now = time.monotonic()
-            if (now - last[0] >= PROGRESS_INTERVAL_S or done == total) and not superseded():
-                last[0] = now
-                self.status = _status("computing", f"{method}: {done}/{total} masked passes", k, method, layer)
+            if run.due(final=done == total):
+                self.status = _status("computing", f"{key.method}: {done}/{total} masked passes", key)
 
-        def run() -> None:
+        def body() -> None:
             from .explain import Cancelled
 
             try:
-                result = work(progress=progress, cancel=superseded)
+                result = work(progress=progress, cancel=run.superseded)
             except Cancelled:
-                reason = self._stop_reasons.pop(("map", generation), None)
+                reason = run.stop_reason()
                 if reason is not None:
-                    self.status = _status("error", reason, k, method, layer)
+                    self.status = _status("error", reason, key)
                 return
             except Exception as err:  # noqa: BLE001
-                if not superseded():
-                    self._fail(err, k, method, layer)
+                if not run.superseded():
+                    self._fail(err, key)
                 return
-            if not superseded():
+            if not run.superseded():
                 finish(result)
 
-        self._worker = threading.Thread(target=run, name="gradcam-widget-worker", daemon=True)
-        self._worker.start()
-        kernel_hooks.arm_interrupt()
+        self._map_job.start(body)
 
     # ----------------------------------------------------------------- trust panel
     def _start_trust(self) -> None:
         """(Re)start the report for the current selection on a worker; sections already computed for
         it are sent at once, the rest as each is ready. A newer selection stops the worker."""
-        self._trust_generation += 1
-        generation = self._trust_generation
-        k, method, layer = int(self.selected_class), self.method, self.layer
-        key = (k, method, layer)
+        self._trust_job.supersede()
+        run = self._trust_job.run()
+        superseded = run.superseded
+        key = self._key()
+        k, method, layer = key.class_index, key.method, key.layer
         scorecam = bool(self.trust_scorecam)
         done = dict(self._trust_done.get_fresh(key) or {})
-        wanted_strip = list(trust_report.STRIP_METHODS) + (list(trust_report.SLOW_STRIP_METHODS) if scorecam else [])
+        wanted_strip = list(registry.strip_names()) + (list(registry.strip_names(slow=True)) if scorecam else [])
         report = _trust_payload(done, key, wanted_strip, "computing", "")
         complete = not report["strip_pending"] and all(report[s] for s in _TRUST_SECTIONS)
         if complete:
@@ -605,23 +597,16 @@ class GradCAMWidget(anywidget.AnyWidget):
             return
         name = _sentence_name(self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}")
 
-        def superseded() -> bool:
-            return self._trust_generation != generation
-
-        last = [0.0]
-
         def progress(section, n, total) -> None:
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S and not superseded():
-                last[0] = now
-                self.trust = {**self.trust, "message": f"{_SECTION_WORDS.get(section, section)}: {n}/{total}"}
+            if run.due():
+                self.trust = {**self.trust, "message": f"{_section_words(section)}: {n}/{total}"}
 
         def publish(state: str, message: str) -> None:
             if not superseded():
                 self._trust_done.put(key, dict(done))
                 self.trust = _trust_payload(done, key, wanted_strip, state, message)
 
-        def run() -> None:
+        def body() -> None:
             from .explain import Cancelled
 
             skip = frozenset(done.get("strip", {})) | frozenset(s for s in done if s != "strip")
@@ -637,7 +622,7 @@ class GradCAMWidget(anywidget.AnyWidget):
                         done[section] = value
                     publish("computing", "")
             except Cancelled:
-                reason = self._stop_reasons.pop(("trust", generation), None)
+                reason = run.stop_reason()
                 if reason is not None:
                     self.trust = {**self.trust, "state": "error", "message": reason}
                 return
@@ -647,9 +632,7 @@ class GradCAMWidget(anywidget.AnyWidget):
                 return
             publish("ready", "")
 
-        self._trust_worker = threading.Thread(target=run, name="gradcam-widget-trust", daemon=True)
-        self._trust_worker.start()
-        kernel_hooks.arm_interrupt()
+        self._trust_job.start(body)
 
     # ----------------------------------------------------------------- display fallback
     def _repr_mimebundle_(self, **kwargs):
@@ -694,20 +677,26 @@ class GradCAMWidget(anywidget.AnyWidget):
 
 
 _TRUST_SECTIONS = ("difference", "randomization", "faithfulness")
-_SECTION_WORDS = {"faithfulness": "deletion and insertion curves: images", "randomization": "randomised models",
-                  "scorecam": "Score-CAM: masked passes"}
+_SECTION_WORDS = {"faithfulness": "deletion and insertion curves: images", "randomization": "randomised models"}
+
+
+def _section_words(section: str) -> str:
+    """A progress line's subject: a trust section, or a slow strip method (its masked passes)."""
+    entry = registry.info(section)
+    if entry is not None:
+        return f"{entry.label}: masked passes" if entry.masked_passes else entry.label
+    return _SECTION_WORDS.get(section, section)
 
 
 def _floats(values) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
 
 
-def _trust_payload(done: dict, key: tuple, strip_methods: list, state: str, message: str) -> dict:
+def _trust_payload(done: dict, key: MapKey, strip_methods: list, state: str, message: str) -> dict:
     """The ``trust`` trait (docs/protocol.md) from the sections computed so far."""
-    k, method, layer = key
     strip = done.get("strip", {})
-    report = {"class_index": k, "method": method, "layer": layer, "state": state, "message": message,
-              "strip": [{**map_payload(strip[m], k, m, layer), "label": trust_report.method_label(m)}
+    report = {**key.wire(), "state": state, "message": message,
+              "strip": [{**map_payload(strip[m], key._replace(method=m)), "label": trust_report.method_label(m)}
                         for m in strip_methods if m in strip],
               "strip_pending": [m for m in strip_methods if m not in strip],
               "difference": {}, "faithfulness": {}, "randomization": {}}
@@ -733,8 +722,8 @@ def _trust_payload(done: dict, key: tuple, strip_methods: list, state: str, mess
     return report
 
 
-def _status(state: str, message: str, k: int, method: str, layer: str) -> dict:
-    return {"state": state, "message": message, "class_index": int(k), "method": method, "layer": layer}
+def _status(state: str, message: str, key: MapKey) -> dict:
+    return {"state": state, "message": message, **key.wire()}
 
 
 def _check_top_k(top_k, num_classes: int) -> None:
@@ -846,3 +835,9 @@ def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, laye
                               input_size=input_size, compiled="background")
     return GradCAMWidget(explainer, img, class_names=class_names, top_k=top_k, method=method,
                          layer=layer, colormap=colormap, opacity=opacity, display_image=display_image)
+
+
+def __getattr__(name):
+    if name == "SLOW_METHODS":  # read at each use, so a method registered later is included
+        return registry.slow_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,6 +36,8 @@ import { createTrustSection } from "./trust-panel.js";
  * @typedef {import("./lib/maps.js").TopClass} TopClass
  * @typedef {import("./lib/maps.js").Status} Status
  * @typedef {import("./lib/maps.js").ClassMatch} ClassMatch
+ * @typedef {ReturnType<typeof buildDom>} Dom
+ * @typedef {ReturnType<typeof listenerBook>} Listeners
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +149,338 @@ function nameElement(className, name) {
 let viewCount = 0;
 
 /**
+ * The top-k class list (shaped like createTrustSection): options with probability bars, a roving tab
+ * stop, aria-selected following `selected_class`, clicks and arrow keys commit a class.
+ * @param {{model: AnyModel, dom: Dom, onDom: Listeners["onDom"], commit: (index: number) => void}} context
+ */
+function createClassList({ model, dom, onDom, commit }) {
+
+  function renderClassList() {
+    const focusedIndex = activeElementOf(dom.classList)?.closest?.(".gcw-class")?.getAttribute("data-index");
+    const options = asArray(model.get("top_classes")).map((/** @type {TopClass} */ entry) => classOption(entry));
+    dom.classList.replaceChildren(...options);
+    syncClassSelection();
+    const refocus = options.find((o) => o.dataset.index === focusedIndex);
+    if (refocus) refocus.focus();
+  }
+
+  /** @param {TopClass} entry */
+  function classOption(entry) {
+    const index = Number(entry.index);
+    const name = entry.name ?? asArray(model.get("class_names"))[index] ?? `class ${index}`;
+    const option = element("div", "gcw-class", {
+      role: "option",
+      "data-testid": `gcw-class-${index}`,
+      "data-index": String(index),
+      "aria-selected": "false",
+      tabindex: "-1",
+    });
+    suppressNotebookShortcuts(option);
+    const fill = element("span", "gcw-bar-fill");
+    const probability = Number(entry.probability);
+    fill.style.width = `${Math.min(100, Math.max(0, (Number.isFinite(probability) ? probability : 0) * 100))}%`;
+    const bar = element("span", "gcw-bar", { "aria-hidden": "true" });
+    bar.append(fill);
+    const label = element("span", "gcw-class-label", { title: `${name} (#${index})` });
+    option.setAttribute("aria-label", `${name} (#${index})`);
+    label.append(nameElement("gcw-class-name", name), element("span", "gcw-class-index", {}, `#${index}`));
+    option.append(
+      label,
+      bar,
+      element("span", "gcw-class-percent", {}, formatPercent(probability)),
+    );
+    return option;
+  }
+
+  /** aria-selected follows selected_class; the roving tab stop sits on it (else the first). */
+  function syncClassSelection() {
+    const selectedIndex = String(model.get("selected_class"));
+    const options = /** @type {HTMLElement[]} */ ([...dom.classList.children]);
+    const tabStop = options.find((o) => o.dataset.index === selectedIndex) ?? options[0];
+    for (const option of options) {
+      option.setAttribute("aria-selected", String(option.dataset.index === selectedIndex));
+      option.tabIndex = option === tabStop ? 0 : -1;
+    }
+    renderSelectedLabel();
+  }
+
+  function renderSelectedLabel() {
+    const index = Number(model.get("selected_class"));
+    const name = asArray(model.get("class_names"))[index] ?? `class ${index}`;
+    dom.selected.replaceChildren("Showing: ", nameElement("gcw-selected-name", name), ` (#${index})`);
+    dom.selected.title = `${name} (#${index})`;
+  }
+
+  /** @param {MouseEvent} event */
+  function onClassClick(event) {
+    const option = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (event.target).closest(".gcw-class"));
+    if (!option) return;
+    option.focus();
+    commit(Number(option.dataset.index));
+  }
+
+  /** @param {KeyboardEvent} event */
+  function onClassKey(event) {
+    const options = /** @type {HTMLElement[]} */ ([...dom.classList.children]);
+    if (options.length === 0) return;
+    const active = activeElementOf(dom.classList);
+    const current = options.findIndex((o) => o === active);
+    const from = current >= 0 ? current : 0;
+    const moves = { ArrowDown: from + 1, ArrowUp: from - 1, Home: 0, End: options.length - 1 };
+    /** @type {number | undefined} */
+    let target;
+    if (event.key in moves) target = Math.min(Math.max(moves[/** @type {keyof moves} */ (event.key)], 0), options.length - 1);
+    else if (event.key === "Enter" || event.key === " ") target = from;
+    else return;
+    event.preventDefault();
+    event.stopPropagation(); // hosts that listen in the bubble phase (JupyterLab) stop here too
+    options[target].focus();
+    commit(Number(options[target].dataset.index));
+  }
+
+  onDom(dom.classList, "click", onClassClick);
+  onDom(dom.classList, "keydown", onClassKey);
+  return { render: renderClassList, sync: syncClassSelection };
+}
+
+/**
+ * The class search box: matches as a listbox under it, arrow keys/Enter/Escape, a pick commits.
+ * @param {{model: AnyModel, dom: Dom, onDom: Listeners["onDom"], commit: (index: number) => void, idPrefix: string}} context
+ */
+function createSearch({ model, dom, onDom, commit, idPrefix }) {
+  /** @type {ClassMatch[]} */
+  let matches = [];
+  let activeMatch = -1;
+
+
+  function renderMatches() {
+    matches = filterClasses(asArray(model.get("class_names")), dom.search.value);
+    activeMatch = matches.length > 0 ? 0 : -1;
+    dom.results.replaceChildren(
+      ...matches.map((match, i) => {
+        const item = element("li", "gcw-result", {
+          role: "option",
+          id: `${idPrefix}-result-${i}`,
+          "data-index": String(match.index),
+          "data-position": String(i),
+        });
+        item.append(nameElement("gcw-result-name", match.name), element("span", "gcw-class-index", {}, `#${match.index}`));
+        return item;
+      }),
+    );
+    const open = matches.length > 0;
+    dom.results.hidden = !open;
+    dom.search.setAttribute("aria-expanded", String(open));
+    highlightMatch();
+  }
+
+  function highlightMatch() {
+    [...dom.results.children].forEach((item, i) => item.setAttribute("aria-selected", String(i === activeMatch)));
+    if (activeMatch >= 0) dom.search.setAttribute("aria-activedescendant", `${idPrefix}-result-${activeMatch}`);
+    else dom.search.removeAttribute("aria-activedescendant");
+  }
+
+  /** @param {ClassMatch} match */
+  function pickMatch(match) {
+    dom.search.value = match.name;
+    matches = [];
+    dom.results.replaceChildren();
+    dom.results.hidden = true;
+    dom.search.setAttribute("aria-expanded", "false");
+    commit(match.index);
+  }
+
+  /** @param {KeyboardEvent} event */
+  function onSearchKey(event) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (matches.length === 0) return;
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      activeMatch = (activeMatch + step + matches.length) % matches.length;
+      highlightMatch();
+    } else if (event.key === "Enter") {
+      if (matches.length === 0) renderMatches();
+      const match = matches[Math.max(activeMatch, 0)];
+      if (match) pickMatch(match);
+    } else if (event.key === "Escape") {
+      dom.search.value = "";
+      renderMatches();
+    } else {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+  }
+
+  /** @param {MouseEvent} event */
+  function onResultPointerDown(event) {
+    const item = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (event.target).closest(".gcw-result"));
+    if (!item) return;
+    event.preventDefault(); // keep focus in the input
+    pickMatch(matches[Number(item.dataset.position)]);
+  }
+
+  onDom(dom.search, "input", renderMatches);
+  onDom(dom.search, "keydown", onSearchKey);
+  onDom(dom.search, "blur", () => {
+    dom.results.hidden = true;
+    dom.search.setAttribute("aria-expanded", "false");
+  });
+  onDom(dom.search, "focus", () => dom.search.value && renderMatches());
+  onDom(dom.results, "pointerdown", onResultPointerDown);
+  /** New class names: the open result list follows them. */
+  return { refresh: () => dom.search.value && renderMatches() };
+}
+
+/**
+ * The menus (method, layer, colormap) and the opacity slider: each shows the kernel's value and sends
+ * the user's choice; the colormap tables are decoded here and `table()` gives the current one.
+ * @param {{model: AnyModel, dom: Dom, onModel: Listeners["onModel"], onDom: Listeners["onDom"], paint: () => void}} context
+ */
+function createMenus({ model, dom, onModel, onDom, paint }) {
+  /** @type {Map<string, Uint8Array>} */
+  let tables = new Map();
+
+  function currentTable() {
+    const name = String(model.get("colormap") ?? "");
+    return tables.get(name) ?? tables.values().next().value ?? greyTable();
+  }
+
+
+  function renderMethods() {
+    fillSelect(dom.method, asArray(model.get("methods")).map(String), String(model.get("method") ?? ""));
+  }
+
+  function renderLayers() {
+    fillSelect(dom.layer, asArray(model.get("layers")).map(String), String(model.get("layer") ?? ""));
+  }
+
+  function renderColormaps() {
+    const sent = /** @type {Record<string, unknown>} */ (model.get("colormap_tables") ?? {});
+    const decoded = colormapNames(sent).map((name) => /** @type {[string, Uint8Array]} */ ([name, decodeBytes(/** @type {any} */ (sent[name]))]));
+    tables = new Map(decoded.filter(([, table]) => table.length === TABLE_SIZE * 3));
+    fillSelect(dom.colormap, [...tables.keys()], String(model.get("colormap") ?? ""));
+    dom.colormap.disabled = tables.size === 0;
+    recolour();
+  }
+
+  /** Colormap change: recolour the drawn values and the colour bar, no upsampling. */
+  function recolour() {
+    dom.colormap.value = String(model.get("colormap") ?? "");
+    paint();
+    drawColorbar();
+  }
+
+  function drawColorbar() {
+    const context = dom.colorbar.getContext("2d");
+    if (!context) return;
+    const ramp = new Float32Array(TABLE_SIZE).map((_, i) => i / TABLE_SIZE);
+    context.putImageData(new ImageData(colorize(ramp, currentTable()), TABLE_SIZE, 1), 0, 0);
+  }
+
+  function renderOpacity() {
+    const value = Math.min(1, Math.max(0, Number(model.get("opacity"))));
+    const opacity = Number.isFinite(value) ? value : 0.5;
+    if (Number(dom.opacity.value) !== opacity) dom.opacity.value = String(opacity);
+    dom.overlay.style.opacity = String(opacity);
+    dom.opacityValue.textContent = `${Math.round(opacity * 100)}%`;
+  }
+
+  /** Opacity is CSS only: apply at once, then tell Python so to_png() matches. */
+  function onOpacityInput() {
+    const value = Number(dom.opacity.value);
+    dom.overlay.style.opacity = String(value);
+    dom.opacityValue.textContent = `${Math.round(value * 100)}%`;
+    model.set("opacity", value);
+    model.save_changes();
+  }
+
+  /** @param {string} trait @param {HTMLSelectElement} select */
+  const sendSelect = (trait, select) => () => {
+    model.set(trait, select.value);
+    model.save_changes();
+  };
+
+  onModel("change:methods", renderMethods);
+  onModel("change:layers", renderLayers);
+  onModel("change:colormap_tables", renderColormaps);
+  onModel("change:colormap", recolour);
+  onModel("change:opacity", renderOpacity);
+  onDom(dom.method, "change", sendSelect("method", dom.method));
+  onDom(dom.layer, "change", sendSelect("layer", dom.layer));
+  onDom(dom.colormap, "change", sendSelect("colormap", dom.colormap));
+  onDom(dom.opacity, "input", onOpacityInput);
+  return {
+    table: currentTable,
+    renderMethods,
+    renderLayers,
+    renderAll() {
+      renderColormaps();
+      renderOpacity();
+      renderMethods();
+      renderLayers();
+    },
+  };
+}
+
+/**
+ * The hover readout over the overlay: the map's value (normalised and raw) and the image pixel under
+ * the pointer; a pointer resting on the picture reads each new map (`reread()`).
+ * @param {{model: AnyModel, dom: Dom, onDom: Listeners["onDom"],
+ *   shown: () => ({map: CachedMap, values: Float32Array, width: number, height: number} | null)}} context
+ */
+function createHover({ model, dom, onDom, shown }) {
+  /** Last pointer position over the picture, or null when the pointer is elsewhere. */
+  /** @type {{clientX: number, clientY: number} | null} */
+  let pointer = null;
+
+
+  /** @param {{clientX: number, clientY: number}} event */
+  function showReading(event) {
+    pointer = { clientX: event.clientX, clientY: event.clientY };
+    const drawn = shown();
+    if (!drawn || dom.overlay.hidden) return clearReading();
+    const box = dom.overlay.getBoundingClientRect();
+    if (box.width <= 0 || box.height <= 0) return clearReading();
+    const offsetX = event.clientX - box.left;
+    const offsetY = event.clientY - box.top;
+    const cell = pixelAt(offsetX, offsetY, box.width, box.height, drawn.width, drawn.height);
+    const size = asArray(model.get("image_size"));
+    const imageWidth = size[0] > 0 ? size[0] : drawn.width;
+    const imageHeight = size[1] > 0 ? size[1] : drawn.height;
+    const pixel = pixelAt(offsetX, offsetY, box.width, box.height, imageWidth, imageHeight);
+    const normalised = drawn.values[cell.y * drawn.width + cell.x];
+    const raw = normalised * drawn.map.maximum;
+    dom.readout.textContent = formatReadout({ normalised, raw, x: pixel.x, y: pixel.y });
+    Object.assign(dom.readout.dataset, {
+      normalised: String(normalised),
+      raw: String(raw),
+      x: String(pixel.x),
+      y: String(pixel.y),
+      canvasX: String(cell.x),
+      canvasY: String(cell.y),
+    });
+  }
+
+  function onPointerLeave() {
+    pointer = null;
+    clearReading();
+  }
+
+  function clearReading() {
+    dom.readout.textContent = "\u00a0";
+    for (const name of ["normalised", "raw", "x", "y", "canvasX", "canvasY"]) delete dom.readout.dataset[name];
+  }
+
+  onDom(dom.stage, "pointermove", showReading);
+  onDom(dom.stage, "pointerleave", onPointerLeave);
+  return {
+    reread() {
+      if (pointer) showReading(pointer);
+    },
+  };
+}
+
+/**
  * Wire one view of the model. Everything shown is rebuilt from traits, so several views of the
  * same model agree; only hover, search text and focus are per view.
  * @param {AnyModel} model
@@ -160,20 +494,12 @@ function createView(model, el) {
 
   /** @type {Map<string, CachedMap>} */
   const cache = new Map();
-  /** @type {Map<string, Uint8Array>} */
-  let tables = new Map();
   /** What the overlay currently shows, kept so a colormap change only recolours. */
   /** @type {{map: CachedMap, values: Float32Array, width: number, height: number} | null} */
   let drawn = null;
   let display = fitDisplaySize(0, 0);
   /** @type {string | null} */
   let imageUrl = null;
-  /** @type {ClassMatch[]} */
-  let matches = [];
-  let activeMatch = -1;
-  /** Last pointer position over the picture, or null when the pointer is elsewhere. */
-  /** @type {{clientX: number, clientY: number} | null} */
-  let pointer = null;
   let updateQueued = false;
   let disposed = false;
 
@@ -184,10 +510,11 @@ function createView(model, el) {
     classIndex: Number(model.get("selected_class")),
     method: String(model.get("method") ?? ""),
     layer: String(model.get("layer") ?? ""),
+    contrast: /** @type {number | null} */ (model.get("contrast") ?? null),
   });
   const currentKey = () => {
     const s = selection();
-    return mapKey(s.classIndex, s.method, s.layer);
+    return mapKey(s.classIndex, s.method, s.layer, s.contrast);
   };
   /** @param {number} index */
   const commit = (index) => {
@@ -226,8 +553,7 @@ function createView(model, el) {
   }
 
   function currentTable() {
-    const name = String(model.get("colormap") ?? "");
-    return tables.get(name) ?? tables.values().next().value ?? greyTable();
+    return menus.table();
   }
 
   /** Draw the selection's map if we have it; show an error in its place if there is one. */
@@ -241,7 +567,7 @@ function createView(model, el) {
     }
     dom.stage.classList.toggle("gcw-pending", !error && !map);
     syncRootAttributes(error !== null);
-    if (pointer) showReading(pointer); // a pointer resting on the picture reads the new map
+    hover.reread(); // a pointer resting on the picture reads the new map
   }
 
   /** @param {CachedMap} map */
@@ -343,254 +669,12 @@ function createView(model, el) {
     scheduleUpdate();
   }
 
-  // --- hover -----------------------------------------------------------------------------------
-
-  /** @param {{clientX: number, clientY: number}} event */
-  function showReading(event) {
-    pointer = { clientX: event.clientX, clientY: event.clientY };
-    if (!drawn || dom.overlay.hidden) return clearReading();
-    const box = dom.overlay.getBoundingClientRect();
-    if (box.width <= 0 || box.height <= 0) return clearReading();
-    const offsetX = event.clientX - box.left;
-    const offsetY = event.clientY - box.top;
-    const cell = pixelAt(offsetX, offsetY, box.width, box.height, drawn.width, drawn.height);
-    const size = asArray(model.get("image_size"));
-    const imageWidth = size[0] > 0 ? size[0] : drawn.width;
-    const imageHeight = size[1] > 0 ? size[1] : drawn.height;
-    const pixel = pixelAt(offsetX, offsetY, box.width, box.height, imageWidth, imageHeight);
-    const normalised = drawn.values[cell.y * drawn.width + cell.x];
-    const raw = normalised * drawn.map.maximum;
-    dom.readout.textContent = formatReadout({ normalised, raw, x: pixel.x, y: pixel.y });
-    Object.assign(dom.readout.dataset, {
-      normalised: String(normalised),
-      raw: String(raw),
-      x: String(pixel.x),
-      y: String(pixel.y),
-      canvasX: String(cell.x),
-      canvasY: String(cell.y),
-    });
-  }
-
-  function onPointerLeave() {
-    pointer = null;
-    clearReading();
-  }
-
-  function clearReading() {
-    dom.readout.textContent = "\u00a0";
-    for (const name of ["normalised", "raw", "x", "y", "canvasX", "canvasY"]) delete dom.readout.dataset[name];
-  }
-
-  // --- top-k list ------------------------------------------------------------------------------
-
-  function renderClassList() {
-    const focusedIndex = activeElementOf(dom.classList)?.closest?.(".gcw-class")?.getAttribute("data-index");
-    const options = asArray(model.get("top_classes")).map((/** @type {TopClass} */ entry) => classOption(entry));
-    dom.classList.replaceChildren(...options);
-    syncClassSelection();
-    const refocus = options.find((o) => o.dataset.index === focusedIndex);
-    if (refocus) refocus.focus();
-  }
-
-  /** @param {TopClass} entry */
-  function classOption(entry) {
-    const index = Number(entry.index);
-    const name = entry.name ?? asArray(model.get("class_names"))[index] ?? `class ${index}`;
-    const option = element("div", "gcw-class", {
-      role: "option",
-      "data-testid": `gcw-class-${index}`,
-      "data-index": String(index),
-      "aria-selected": "false",
-      tabindex: "-1",
-    });
-    suppressNotebookShortcuts(option);
-    const fill = element("span", "gcw-bar-fill");
-    const probability = Number(entry.probability);
-    fill.style.width = `${Math.min(100, Math.max(0, (Number.isFinite(probability) ? probability : 0) * 100))}%`;
-    const bar = element("span", "gcw-bar", { "aria-hidden": "true" });
-    bar.append(fill);
-    const label = element("span", "gcw-class-label", { title: `${name} (#${index})` });
-    option.setAttribute("aria-label", `${name} (#${index})`);
-    label.append(nameElement("gcw-class-name", name), element("span", "gcw-class-index", {}, `#${index}`));
-    option.append(
-      label,
-      bar,
-      element("span", "gcw-class-percent", {}, formatPercent(probability)),
-    );
-    return option;
-  }
-
-  /** aria-selected follows selected_class; the roving tab stop sits on it (else the first). */
-  function syncClassSelection() {
-    const selectedIndex = String(model.get("selected_class"));
-    const options = /** @type {HTMLElement[]} */ ([...dom.classList.children]);
-    const tabStop = options.find((o) => o.dataset.index === selectedIndex) ?? options[0];
-    for (const option of options) {
-      option.setAttribute("aria-selected", String(option.dataset.index === selectedIndex));
-      option.tabIndex = option === tabStop ? 0 : -1;
-    }
-    renderSelectedLabel();
-  }
-
-  function renderSelectedLabel() {
-    const index = Number(model.get("selected_class"));
-    const name = asArray(model.get("class_names"))[index] ?? `class ${index}`;
-    dom.selected.replaceChildren("Showing: ", nameElement("gcw-selected-name", name), ` (#${index})`);
-    dom.selected.title = `${name} (#${index})`;
-  }
-
-  /** @param {MouseEvent} event */
-  function onClassClick(event) {
-    const option = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (event.target).closest(".gcw-class"));
-    if (!option) return;
-    option.focus();
-    commit(Number(option.dataset.index));
-  }
-
-  /** @param {KeyboardEvent} event */
-  function onClassKey(event) {
-    const options = /** @type {HTMLElement[]} */ ([...dom.classList.children]);
-    if (options.length === 0) return;
-    const active = activeElementOf(dom.classList);
-    const current = options.findIndex((o) => o === active);
-    const from = current >= 0 ? current : 0;
-    const moves = { ArrowDown: from + 1, ArrowUp: from - 1, Home: 0, End: options.length - 1 };
-    /** @type {number | undefined} */
-    let target;
-    if (event.key in moves) target = Math.min(Math.max(moves[/** @type {keyof moves} */ (event.key)], 0), options.length - 1);
-    else if (event.key === "Enter" || event.key === " ") target = from;
-    else return;
-    event.preventDefault();
-    event.stopPropagation(); // hosts that listen in the bubble phase (JupyterLab) stop here too
-    options[target].focus();
-    commit(Number(options[target].dataset.index));
-  }
-
-  // --- search ----------------------------------------------------------------------------------
-
-  function renderMatches() {
-    matches = filterClasses(asArray(model.get("class_names")), dom.search.value);
-    activeMatch = matches.length > 0 ? 0 : -1;
-    dom.results.replaceChildren(
-      ...matches.map((match, i) => {
-        const item = element("li", "gcw-result", {
-          role: "option",
-          id: `${idPrefix}-result-${i}`,
-          "data-index": String(match.index),
-          "data-position": String(i),
-        });
-        item.append(nameElement("gcw-result-name", match.name), element("span", "gcw-class-index", {}, `#${match.index}`));
-        return item;
-      }),
-    );
-    const open = matches.length > 0;
-    dom.results.hidden = !open;
-    dom.search.setAttribute("aria-expanded", String(open));
-    highlightMatch();
-  }
-
-  function highlightMatch() {
-    [...dom.results.children].forEach((item, i) => item.setAttribute("aria-selected", String(i === activeMatch)));
-    if (activeMatch >= 0) dom.search.setAttribute("aria-activedescendant", `${idPrefix}-result-${activeMatch}`);
-    else dom.search.removeAttribute("aria-activedescendant");
-  }
-
-  /** @param {ClassMatch} match */
-  function pickMatch(match) {
-    dom.search.value = match.name;
-    matches = [];
-    dom.results.replaceChildren();
-    dom.results.hidden = true;
-    dom.search.setAttribute("aria-expanded", "false");
-    commit(match.index);
-  }
-
-  /** @param {KeyboardEvent} event */
-  function onSearchKey(event) {
-    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-      if (matches.length === 0) return;
-      const step = event.key === "ArrowDown" ? 1 : -1;
-      activeMatch = (activeMatch + step + matches.length) % matches.length;
-      highlightMatch();
-    } else if (event.key === "Enter") {
-      if (matches.length === 0) renderMatches();
-      const match = matches[Math.max(activeMatch, 0)];
-      if (match) pickMatch(match);
-    } else if (event.key === "Escape") {
-      dom.search.value = "";
-      renderMatches();
-    } else {
-      return;
-    }
-    event.preventDefault();
-    event.stopPropagation();
-  }
-
-  /** @param {MouseEvent} event */
-  function onResultPointerDown(event) {
-    const item = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (event.target).closest(".gcw-result"));
-    if (!item) return;
-    event.preventDefault(); // keep focus in the input
-    pickMatch(matches[Number(item.dataset.position)]);
-  }
-
-  // --- menus and opacity -----------------------------------------------------------------------
-
-  function renderMethods() {
-    fillSelect(dom.method, asArray(model.get("methods")).map(String), String(model.get("method") ?? ""));
-  }
-
-  function renderLayers() {
-    fillSelect(dom.layer, asArray(model.get("layers")).map(String), String(model.get("layer") ?? ""));
-  }
-
-  function renderColormaps() {
-    const sent = /** @type {Record<string, unknown>} */ (model.get("colormap_tables") ?? {});
-    const decoded = colormapNames(sent).map((name) => /** @type {[string, Uint8Array]} */ ([name, decodeBytes(/** @type {any} */ (sent[name]))]));
-    tables = new Map(decoded.filter(([, table]) => table.length === TABLE_SIZE * 3));
-    fillSelect(dom.colormap, [...tables.keys()], String(model.get("colormap") ?? ""));
-    dom.colormap.disabled = tables.size === 0;
-    recolour();
-  }
-
-  /** Colormap change: recolour the drawn values and the colour bar, no upsampling. */
-  function recolour() {
-    dom.colormap.value = String(model.get("colormap") ?? "");
-    paint();
-    drawColorbar();
-  }
-
-  function drawColorbar() {
-    const context = dom.colorbar.getContext("2d");
-    if (!context) return;
-    const ramp = new Float32Array(TABLE_SIZE).map((_, i) => i / TABLE_SIZE);
-    context.putImageData(new ImageData(colorize(ramp, currentTable()), TABLE_SIZE, 1), 0, 0);
-  }
-
-  function renderOpacity() {
-    const value = Math.min(1, Math.max(0, Number(model.get("opacity"))));
-    const opacity = Number.isFinite(value) ? value : 0.5;
-    if (Number(dom.opacity.value) !== opacity) dom.opacity.value = String(opacity);
-    dom.overlay.style.opacity = String(opacity);
-    dom.opacityValue.textContent = `${Math.round(opacity * 100)}%`;
-  }
-
-  /** Opacity is CSS only: apply at once, then tell Python so to_png() matches. */
-  function onOpacityInput() {
-    const value = Number(dom.opacity.value);
-    dom.overlay.style.opacity = String(value);
-    dom.opacityValue.textContent = `${Math.round(value * 100)}%`;
-    model.set("opacity", value);
-    model.save_changes();
-  }
-
-  /** @param {string} trait @param {HTMLSelectElement} select */
-  const sendSelect = (trait, select) => () => {
-    model.set(trait, select.value);
-    model.save_changes();
-  };
-
   // --- wiring ----------------------------------------------------------------------------------
+
+  const classes = createClassList({ model, dom, onDom, commit });
+  const search = createSearch({ model, dom, onDom, commit, idPrefix });
+  const menus = createMenus({ model, dom, onModel, onDom, paint });
+  const hover = createHover({ model, dom, onDom, shown: () => drawn });
 
   onModel("change:image", renderImage);
   onModel("change:image_size", resizeStage);
@@ -604,48 +688,27 @@ function createView(model, el) {
     scheduleUpdate();
   });
   onModel("change:selected_class", () => {
-    syncClassSelection();
+    classes.sync();
     scheduleUpdate();
   });
   onModel("change:method", () => {
-    renderMethods();
+    menus.renderMethods();
     scheduleUpdate();
   });
   onModel("change:layer", () => {
-    renderLayers();
+    menus.renderLayers();
     scheduleUpdate();
   });
   onModel("change:status", scheduleUpdate);
   onModel("change:stale", renderStale);
   onModel("change:notice", renderNotice);
-  onModel("change:top_classes", renderClassList);
+  onModel("change:top_classes", classes.render);
   onModel("change:class_names", () => {
-    renderClassList();
-    if (dom.search.value) renderMatches();
+    classes.render();
+    search.refresh();
   });
-  onModel("change:methods", renderMethods);
-  onModel("change:layers", renderLayers);
-  onModel("change:colormap_tables", renderColormaps);
-  onModel("change:colormap", recolour);
-  onModel("change:opacity", renderOpacity);
 
-  onDom(dom.stage, "pointermove", showReading);
-  onDom(dom.stage, "pointerleave", onPointerLeave);
   onDom(dom.image, "load", resizeStage);
-  onDom(dom.classList, "click", onClassClick);
-  onDom(dom.classList, "keydown", onClassKey);
-  onDom(dom.search, "input", renderMatches);
-  onDom(dom.search, "keydown", onSearchKey);
-  onDom(dom.search, "blur", () => {
-    dom.results.hidden = true;
-    dom.search.setAttribute("aria-expanded", "false");
-  });
-  onDom(dom.search, "focus", () => dom.search.value && renderMatches());
-  onDom(dom.results, "pointerdown", onResultPointerDown);
-  onDom(dom.method, "change", sendSelect("method", dom.method));
-  onDom(dom.layer, "change", sendSelect("layer", dom.layer));
-  onDom(dom.colormap, "change", sendSelect("colormap", dom.colormap));
-  onDom(dom.opacity, "input", onOpacityInput);
   onDom(dom.refresh, "click", () => model.send?.({ type: "refresh" }));
 
   // The trust panel (its own section below): a button in the controls, the panel under both columns.
@@ -655,11 +718,8 @@ function createView(model, el) {
   dom.controls.append(trust.toggle);
   dom.root.append(trust.panel);
 
-  renderColormaps();
-  renderOpacity();
-  renderMethods();
-  renderLayers();
-  renderClassList();
+  menus.renderAll();
+  classes.render();
   renderNote();
   renderStale();
   renderNotice();

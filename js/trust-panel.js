@@ -8,6 +8,7 @@ import {
   decodeFloat32,
   parseMapEntry,
   isolatedName,
+  mapKey,
   upsampleBilinear,
 } from "./lib/maps.js";
 
@@ -34,6 +35,7 @@ import {
  * @property {number} [class_index]
  * @property {string} [method]
  * @property {string} [layer]
+ * @property {number} [contrast]  the class explained against (contrastive widgets only)
  * @property {string} [state]  "computing" | "ready" | "error"
  * @property {string} [message]
  * @property {Array<Partial<WireMap> & {label?: string}>} [strip]
@@ -42,7 +44,7 @@ import {
  * @property {Record<string, any>} [faithfulness]
  * @property {Record<string, any>} [randomization]
  *
- * @typedef {{classIndex: number, method: string, layer: string}} Selection
+ * @typedef {{classIndex: number, method: string, layer: string, contrast?: number | null}} Selection
  * @typedef {{method: string, entry: (Partial<WireMap> & {label?: string}) | null}} StripSlot
  */
 
@@ -56,29 +58,19 @@ export const TRUST_DIFFERENCE_SIDE = 160;
 export const TRUST_THUMB_ALPHA = 0.5;
 /** Weight of the difference colours over the greyscale image. */
 export const TRUST_DIFFERENCE_ALPHA = 0.7;
-/** Method strip order (gradcam_widget.trust.STRIP_METHODS, then Score-CAM). */
-export const TRUST_STRIP_ORDER = ["gradcam", "gradcam++", "hirescam", "layercam", "scorecam"];
 /** States a report can be in; anything else the kernel sends is treated as "computing". */
 const TRUST_STATES = ["computing", "ready", "error"];
-/** Method names in words (the same as gradcam_widget.trust.METHOD_LABELS). */
-/** @type {Record<string, string>} */
-const METHOD_LABELS = {
-  gradcam: "Grad-CAM",
-  "gradcam++": "Grad-CAM++",
-  hirescam: "HiResCAM",
-  layercam: "Layer-CAM",
-  xgradcam: "XGrad-CAM",
-  eigencam: "Eigen-CAM",
-  scorecam: "Score-CAM",
-};
-
 /**
- * Display name of a method ("gradcam++" -> "Grad-CAM++"); unknown names are returned as they are.
+ * Display name of a method ("gradcam++" -> "Grad-CAM++") from the kernel's `method_labels` trait
+ * (the method registry's labels); unknown names are returned as they are.
  * @param {string} method
+ * @param {unknown} [labels]  the `method_labels` trait: method name -> name in words
  */
-export function methodLabel(method) {
+export function methodLabel(method, labels) {
   const name = String(method ?? "");
-  return Object.prototype.hasOwnProperty.call(METHOD_LABELS, name) ? METHOD_LABELS[name] : name;
+  if (!labels || typeof labels !== "object" || !Object.prototype.hasOwnProperty.call(labels, name)) return name;
+  const label = /** @type {Record<string, unknown>} */ (labels)[name];
+  return typeof label === "string" && label ? label : name;
 }
 
 /**
@@ -96,14 +88,12 @@ export function hasTrustTarget(trust) {
  * @param {number} classIndex
  * @param {string} method
  * @param {string} layer
+ * @param {number | null} [contrast]
  */
-export function trustMatches(trust, classIndex, method, layer) {
+export function trustMatches(trust, classIndex, method, layer, contrast = null) {
   if (!trust || !hasTrustTarget(trust)) return false;
-  return (
-    trust.class_index === Number(classIndex) &&
-    String(trust.method ?? "") === String(method) &&
-    String(trust.layer ?? "") === String(layer)
-  );
+  return mapKey(Number(trust.class_index), String(trust.method ?? ""), String(trust.layer ?? ""), trust.contrast ?? null) ===
+    mapKey(classIndex, method, layer, contrast);
 }
 
 /**
@@ -113,7 +103,7 @@ export function trustMatches(trust, classIndex, method, layer) {
  * @returns {"computing" | "ready" | "error" | "stale"}
  */
 export function trustPanelState(trust, selection) {
-  if (!trustMatches(trust, selection.classIndex, selection.method, selection.layer)) return "stale";
+  if (!trustMatches(trust, selection.classIndex, selection.method, selection.layer, selection.contrast)) return "stale";
   const state = String(trust?.state ?? "");
   return /** @type {any} */ (TRUST_STATES.includes(state) ? state : "computing");
 }
@@ -124,10 +114,11 @@ export function trustPanelState(trust, selection) {
  * @param {number} classIndex
  * @param {string} method
  * @param {string} layer
+ * @param {unknown} [labels]  the `method_labels` trait
  */
-export function describeTarget(names, classIndex, method, layer) {
+export function describeTarget(names, classIndex, method, layer, labels) {
   const name = classIndex >= 0 && classIndex < names.length ? String(names[classIndex]) : `class ${classIndex}`;
-  const parts = [`${isolatedName(name)} (#${classIndex})`, methodLabel(method)];
+  const parts = [`${isolatedName(name)} (#${classIndex})`, methodLabel(method, labels)];
   if (layer) parts.push(String(layer));
   return parts.join(" · ");
 }
@@ -137,14 +128,15 @@ export function describeTarget(names, classIndex, method, layer) {
  * @param {TrustReport | null | undefined} trust
  * @param {ArrayLike<string>} names
  * @param {Selection} selection
+ * @param {unknown} [labels]  the `method_labels` trait
  */
-export function trustStatusText(trust, names, selection) {
-  const current = describeTarget(names, selection.classIndex, selection.method, selection.layer);
+export function trustStatusText(trust, names, selection, labels) {
+  const current = describeTarget(names, selection.classIndex, selection.method, selection.layer, labels);
   if (!trust || !hasTrustTarget(trust)) return `Computing the report for ${current}…`;
   const state = trustPanelState(trust, selection);
   const message = String(trust.message ?? "").trim();
   if (state === "stale") {
-    const shown = describeTarget(names, Number(trust.class_index), String(trust.method ?? ""), String(trust.layer ?? ""));
+    const shown = describeTarget(names, Number(trust.class_index), String(trust.method ?? ""), String(trust.layer ?? ""), labels);
     return `Computing for ${current}… (below, dimmed: the report for ${shown})`;
   }
   if (state === "error") return message || "The report could not be computed.";
@@ -289,13 +281,16 @@ export function fitThumbnail(width, height, side) {
 }
 
 /**
- * The method strip's slots in display order (TRUST_STRIP_ORDER, then any other method): each
- * received entry, then each pending method without an entry yet (entry null = "computing…").
+ * The method strip's slots in display order (the order of `order`, the kernel's `methods` trait, then
+ * any other method): each received entry, then each pending method without an entry yet (entry null
+ * = "computing…").
  * @param {unknown} strip
  * @param {unknown} pending
+ * @param {unknown} order  method names in the registry's order
  * @returns {StripSlot[]}
  */
-export function stripSlots(strip, pending) {
+export function stripSlots(strip, pending, order) {
+  const ranked = asArray(order).map(String);
   /** @type {Map<string, any>} */
   const entries = new Map();
   for (const entry of asArray(strip)) {
@@ -306,8 +301,8 @@ export function stripSlots(strip, pending) {
   const methods = [...entries.keys()];
   for (const method of asArray(pending).map(String)) if (!methods.includes(method)) methods.push(method);
   const rank = (/** @type {string} */ m) => {
-    const i = TRUST_STRIP_ORDER.indexOf(m);
-    return i >= 0 ? i : TRUST_STRIP_ORDER.length;
+    const i = ranked.indexOf(m);
+    return i >= 0 ? i : ranked.length;
   };
   return methods
     .map((method, position) => ({ method, position }))
@@ -537,10 +532,12 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
 
   const report = () => /** @type {TrustReport} */ (model.get("trust") ?? {});
   const names = () => asArray(model.get("class_names")).map(String);
+  const labels = () => model.get("method_labels");
   const selection = () => ({
     classIndex: Number(model.get("selected_class")),
     method: String(model.get("method") ?? ""),
     layer: String(model.get("layer") ?? ""),
+    contrast: /** @type {number | null} */ (model.get("contrast") ?? null),
   });
   const imageSize = () => {
     const size = asArray(model.get("image_size"));
@@ -569,7 +566,7 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
     if (hasTrustTarget(trust)) dom.panel.dataset.class = String(trust.class_index);
     else delete dom.panel.dataset.class;
     dom.status.dataset.state = state;
-    dom.status.textContent = trustStatusText(trust, names(), sel);
+    dom.status.textContent = trustStatusText(trust, names(), sel, labels());
     renderFaithfulness(trust.faithfulness);
     renderRandomization(trust.randomization);
     renderStrip(trust, sel);
@@ -627,7 +624,7 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
   /** @param {TrustReport} trust @param {Selection} sel */
   function renderStrip(trust, sel) {
     const size = fitThumbnail(imageSize().width, imageSize().height, TRUST_THUMB_SIDE);
-    const slots = stripSlots(trust.strip, trust.strip_pending);
+    const slots = stripSlots(trust.strip, trust.strip_pending, model.get("methods"));
     const buttons = slots.map(({ method, entry }) => {
       const signature = entry
         ? JSON.stringify([entry.class_index, entry.layer, entry.height, entry.width, entry.maximum, entry.has_evidence,
@@ -672,10 +669,10 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
       type: "button",
       "data-testid": `gcw-trust-strip-${method}`,
       "data-method": method,
-      title: `Show ${methodLabel(method)} in the main view`,
+      title: `Show ${methodLabel(method, labels())} in the main view`,
     }));
     suppressNotebookShortcuts(button);
-    const label = String(entry?.label ?? "") || methodLabel(method);
+    const label = String(entry?.label ?? "") || methodLabel(method, labels());
     const map = entry ? parseMapEntry(entry) : null;
     /** @type {HTMLCanvasElement | null} */
     let canvas = null;

@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from gradcam_widget import Explainer, show_gradcam
+from gradcam_widget.map_key import MapKey
 from engine_models import assert_unchanged, gap_classifier, model_fingerprint, random_image
 
 
@@ -116,7 +117,7 @@ def test_widget_clicks_during_background_compilation_are_answered():
         assert w.status["state"] == "ready" and w.extra_map["class_index"] == k
     assert w.explainer.wait_compiled(timeout=120)
     expected = Explainer(model).cam(w.explainer.prepare(random_image(seed=15)), outside[0])
-    np.testing.assert_allclose(w._cache.get_fresh((outside[0], "gradcam", w.layer)).raw, expected.raw,
+    np.testing.assert_allclose(w._cache.get_fresh(MapKey(outside[0], "gradcam", w.layer)).raw, expected.raw,
                                rtol=1e-4, atol=1e-6)
 
 

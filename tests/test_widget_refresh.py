@@ -171,7 +171,7 @@ def test_background_work_stops_within_one_batch(how):
     deadline = time.monotonic() + 10
     while ex.batches < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    worker = w._worker
+    worker = w._map_job.thread
     if how == "interrupt":
         kernel_hooks.stop_all()                # what an interrupt of the kernel does
     else:
@@ -275,7 +275,7 @@ def test_interrupts_stop_widget_work(shell):
     w = GradCAMWidget(ex, random_image(seed=2), top_k=2)
     assert shell.kernel.saved_sigint_handler is kernel_hooks._on_idle_interrupt  # the idle handler is ours
     w.method = "scorecam"
-    worker = w._worker
+    worker = w._map_job.thread
     kernel_hooks._on_idle_interrupt(signal.SIGINT, None)   # SIGINT while the kernel is idle
     ex.gate.set()
     worker.join(10)
@@ -283,7 +283,7 @@ def test_interrupts_stop_widget_work(shell):
     ex.gate.clear()
     w.method = "gradcam"
     w.method = "scorecam"
-    worker = w._worker
+    worker = w._map_job.thread
 
     def interrupted_cell():
         raise KeyboardInterrupt

@@ -8,7 +8,6 @@ with a batch-agnostic signature, so interactive use never retraces.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import queue
 import re
@@ -26,10 +25,13 @@ from .. import images as imgs
 from . import hub
 from .graph import FlatGraph, graph_of
 from .layers import LayerChoice, find_candidates, output_names, resolve_layer, score_source, select_output
-from .methods import METHODS, get_method
+from .methods import get_method
 from .results import CamMap, Scores, make_cam_map
 from . import weights as fingerprint
 from .. import kernel_hooks
+from .compilation import _COMPILE_WORKERS, _compile, _compile_worker, _Counted
+from .head_ops import (_as_grid, _find_pooled_dense, _offset_scores, _pooled_gradcam, _positions, _summed_kernel,
+                       _target_scores)
 
 
 class Cancelled(Exception):
@@ -41,175 +43,8 @@ def _check_cancel(cancel):
         raise Cancelled("the computation was cancelled (a newer request superseded it)")
 
 
-def _target_scores(scores, classes, against):
-    """Each row's class score, minus its contrast class's score where one is given (index >= 0)."""
-    picked = tf.gather(scores, classes[:, None], batch_dims=1)
-    other = tf.gather(scores, tf.maximum(against, 0)[:, None], batch_dims=1)
-    return picked - tf.where(against[:, None] >= 0, other, tf.zeros_like(other))
-
-
 #: Names TensorFlow accepts for name scopes inside a traced function.
 _SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
-
-
-class _Counted:
-    """A traced body that counts its traces on its explainer (Python code runs only while tracing).
-
-    A callable object rather than a closure: TensorFlow groups retracing statistics by the function's
-    code object, so closures of many explainers would look like one function retracing and trigger
-    its "excessive retracing" warning in the user's notebook.
-    """
-
-    def __init__(self, body, explainer):
-        self._body = body
-        self._owner = weakref.ref(explainer)
-
-    def __call__(self, *args):
-        owner = self._owner()
-        if owner is not None and tf.inside_function():  # eager calls (compiled=False/"background") are not traces
-            owner.trace_count += 1
-        return self._body(*args)
-
-
-def _compile(body, signature):
-    """Trace ``body`` once for ``signature`` and return the concrete function: calls then skip the
-    polymorphic dispatch (function-cache lookup and argument binding, ~0.2 ms a call). No autograph:
-    the bodies have no tensor-dependent Python control flow, and converting every layer call costs
-    ~15% of the trace."""
-    return tf.function(body, input_signature=signature, reduce_retracing=True,
-                       autograph=False).get_concrete_function()
-
-
-_COMPILE_WORKERS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
-
-
-@atexit.register
-def _join_compile_workers():
-    """A daemon thread still inside TensorFlow when the interpreter exits aborts the process."""
-    for worker in list(_COMPILE_WORKERS):
-        worker.join(timeout=60)
-
-
-def _compile_worker(owner_ref):
-    """Trace queued functions and run each once on zeros (TensorFlow optimises a graph on its first run),
-    then publish it; until then the explainer runs the same body eagerly."""
-    while True:
-        owner = owner_ref()
-        if owner is None:
-            return
-        try:
-            key, body, signature = owner._compile_queue.get_nowait()
-        except queue.Empty:
-            return
-        try:
-            fn = _compile(body, signature)
-            if all(d is not None for spec in signature for d in spec.shape[1:]):
-                # Any-size models: no dummy run (a made-up size may be invalid); the first call optimises.
-                fn(*[tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype) for spec in signature])
-        except Exception:  # noqa: BLE001 - the eager body keeps working; the error shows there, if real
-            owner._functions[key] = body  # do not retry: stay eager for this function
-            continue
-        owner._functions[key] = fn
-        del owner
-
-
-@dataclass(frozen=True)
-class _PooledDense:
-    """A head that starts with pooling that commutes with a per-channel offset b (pool(A + b) =
-    pool(A) + b: max/average pooling, local or global). Then sum_ij dS/dA[i, j, k] = dS/db_k, which is
-    all Grad-CAM needs (the spatial mean of the gradient), and b can be injected after the pooling:
-
-    - global pooling -> ...: b is added to the pooled vector z = GAP(A) (n, k); the backward stops there
-      and never materialises an (n, h, w, k) gradient;
-    - [local pooling ->] Flatten -> Dense: z is the Dense pre-activation and b enters as z + b @ W_sum,
-      W_sum (k x U) being the kernel rows summed over the pooled positions: the backward reads W_sum
-      instead of the kernel (h*w*k x U; 411 MB for VGG16's fc1).
-
-    z does not depend on the class: it is computed once per image, with the scores."""
-
-    source: object       # the tensor z is computed from (the Flatten output, or the global pooling output)
-    dense: object        # the Dense layer, or None (global pooling: z is the pooled vector)
-    inject: object       # the tensor seeded with activation(z + b @ W_sum) (or z + b) to get the scores
-    w_sum: object        # (k, U) float32 tf.Variable, or None
-    shape: tuple = ()    # (h, w, k) of the Flatten's input: how W_sum is summed from the kernel
-
-
-def _find_pooled_dense(graph, choice, source):
-    consumers: dict = {}
-    for flat in graph.nodes:
-        for tid in flat.input_ids:
-            consumers.setdefault(tid, []).append(flat)
-    tid, chain, shape = id(graph.canonical(choice.tensor)), [], tuple(choice.shape)
-    while True:
-        users = consumers.get(tid, [])
-        if len(users) != 1 or len(users[0].output_ids) != 1 or len(users[0].input_ids) != 1:
-            return None
-        node = users[0]
-        op = node.operation
-        if isinstance(op, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)) and not chain:
-            if getattr(op, "keepdims", False) or getattr(op, "data_format", "channels_last") != "channels_last":
-                return None
-            pooled = graph.canonical(node.node.outputs[0])
-            return _PooledDense(pooled, None, pooled, None)
-        if isinstance(op, keras.layers.Dense):
-            break
-        if isinstance(op, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)) and not chain:
-            if getattr(op, "data_format", "channels_last") != "channels_last":
-                return None
-            shape = tuple(graph.canonical(node.node.outputs[0]).shape[1:])
-        elif not (isinstance(op, keras.layers.Flatten) and getattr(op, "data_format", "channels_last") ==
-                  "channels_last"):
-            return None
-        chain.append(node)
-        tid = node.output_ids[0]
-    if not chain or not isinstance(chain[-1].operation, keras.layers.Flatten) or None in shape:
-        return None
-    dense_out = graph.canonical(node.node.outputs[0])
-    if id(op) in source.overrides or dense_out is graph.canonical(source.target):
-        return None  # the Dense is the score layer itself: the ordinary head is as cheap
-    h, w, k = (int(d) for d in shape)
-    kernel = tf.convert_to_tensor(op.kernel)
-    if tuple(kernel.shape) != (h * w * k, int(kernel.shape[-1])):
-        return None
-    with tf.init_scope():  # a variable, so refresh_weights() can update it without retracing
-        w_sum = tf.Variable(_summed_kernel(op, h, w, k), trainable=False, name="gradcam_w_sum")
-    return _PooledDense(graph.canonical(chain[-1].node.outputs[0]), op, dense_out, w_sum, (h, w, k))
-
-
-def _summed_kernel(dense, h: int, w: int, k: int):
-    """The Dense kernel's rows summed over the h x w positions: (k, units) float32."""
-    kernel = tf.cast(tf.convert_to_tensor(dense.kernel), tf.float32)
-    return tf.reduce_sum(tf.reshape(kernel, (h, w, k, -1)), axis=(0, 1))
-
-
-def _pooled_gradcam(pd, scores_from, a, z, classes, against):
-    """Grad-CAM maps (n, h, w) through the offset shortcut, one row per class (A and z repeated)."""
-    n = tf.shape(classes)[0]
-    a = tf.repeat(a, n // tf.shape(a)[0], axis=0)
-    z = tf.repeat(z, n // tf.shape(z)[0], axis=0)
-    offset = tf.zeros((n, tf.shape(a)[-1]))
-    with tf.GradientTape() as tape:
-        tape.watch(offset)
-        picked = _target_scores(_offset_scores(pd, scores_from, z, offset), classes, against)
-    weights = tape.gradient(picked, offset) / _positions(a)  # = the spatial mean of dS/dA
-    return tf.einsum("nk,nhwk->nhw", weights, a)
-
-
-def _as_grid(choice, a):
-    """Activations or gradients as the methods take them: a token layer's patch tokens as a grid."""
-    return a if choice.grid is None else choice.grid.to_grid(a)
-
-
-def _positions(a):
-    """h * w of an (n, h, w, k) batch as float32, known or not when traced (any-size models)."""
-    return tf.cast(tf.shape(a)[1] * tf.shape(a)[2], tf.float32)
-
-
-def _offset_scores(pd, scores_from, z, offset):
-    """Class scores with the per-channel offset injected after the pooling (see _PooledDense)."""
-    if pd.dense is None:
-        return scores_from(z + offset)
-    return scores_from(pd.dense.activation(z + offset @ pd.w_sum))
 
 
 def _same_size_groups(arrays) -> list[list[int]]:
@@ -471,6 +306,13 @@ class Explainer:
         return resolve_layer(self._candidates, layer, self._layer_names)
 
     # ---- images -------------------------------------------------------------------------------
+    def randomized_copy(self, layer: str | None = None):
+        """A copy of the model whose learned layers can be re-initialised one by one, with fresh
+        explainers of it at ``layer`` (the sanity check's; the model itself is never touched)."""
+        from .randomize import RandomizedCopy
+
+        return RandomizedCopy(self, self.layer_name if layer is None else layer)
+
     def prepare(self, image) -> PreparedImage:
         """Load, resize and preprocess one image (the input rule: :mod:`gradcam_widget.images`)."""
         if isinstance(image, PreparedImage):
@@ -697,7 +539,7 @@ class Explainer:
         With a pooled head and Grad-CAM, through the offset shortcut (see _PooledDense)."""
         graph, model_input, head = self._graph, self._graph.inputs[0], self._head(choice)
         dtype = model_input.dtype
-        pd = self._pooled_dense(choice) if method.name == "gradcam" else None
+        pd = self._pooled_dense(choice) if method.mean_gradient_weights else None
         features_scores = self._features_scores_fn(choice) if pd is not None else None
         scores_from = self._dense_scores(choice, pd) if pd is not None else None
 
@@ -1055,8 +897,8 @@ class Explainer:
         return self._maps(prepared, classes, against, get_method(method), choice, progress, cancel)
 
     def _maps(self, prepared, classes, against, method, choice, progress, cancel) -> list[CamMap]:
-        if method.name == "eigencam" and any(b >= 0 for b in against):
-            raise ValueError("eigencam is class-agnostic, so it has no contrastive form. Use a gradient "
+        if method.class_agnostic and any(b >= 0 for b in against):
+            raise ValueError(f"{method.name} is class-agnostic, so it has no contrastive form. Use a gradient "
                              "method such as gradcam for a contrastive map.")
         groups = _same_size_groups([p.model_input for p in prepared])
         if len(groups) > 1:  # an any-size model given images of several sizes: one batch per size
@@ -1074,13 +916,13 @@ class Explainer:
             chunk_classes, chunk_against = classes[start:start + step], against[start:start + step]
             _check_cancel(cancel)
             a, scores, z = self._features_z(chunk, choice)
-            if method.name == "gradcam" and z is not None:
+            if method.mean_gradient_weights and z is not None:
                 one_image = len(chunk) > 1 and int(a.shape[0]) == 1
                 fn = self._pooled_gradcam_k_fn(choice) if one_image else self._pooled_gradcam_fn(choice)
                 pre = fn(a, z, tf.constant(chunk_classes, tf.int32), tf.constant(chunk_against, tf.int32)).numpy()
             elif method.masked_passes:
                 a = tf.repeat(a, len(chunk) // int(a.shape[0]), axis=0)
-                pre = self._scorecam(chunk, a, chunk_classes, chunk_against, choice, progress, cancel)
+                pre = self._scorecam(chunk, a, chunk_classes, chunk_against, choice, method, progress, cancel)
             else:
                 pre = self._cam_fn(choice, method)(a, tf.constant(chunk_classes, tf.int32),
                                                    tf.constant(chunk_against, tf.int32)).numpy()
@@ -1089,7 +931,7 @@ class Explainer:
         self._start_compiling()
         return results
 
-    def _scorecam(self, prepared, a, classes, against, choice, progress, cancel) -> np.ndarray:
+    def _scorecam(self, prepared, a, classes, against, choice, method, progress, cancel) -> np.ndarray:
         """Score-CAM maps, one per row: the masked passes are run once per image (and kept, with the
         features), and every class's score is read from the same passes."""
         k = int(a.shape[-1])
@@ -1116,7 +958,7 @@ class Explainer:
             other = tf.gather(scores, [max(against[r], 0) for r in rows], axis=1)
             target = picked - tf.where(tf.constant([against[r] >= 0 for r in rows]), other, tf.zeros_like(other))
             chosen = tf.repeat(ai, len(rows), axis=0)
-            result = METHODS["scorecam"].function(chosen, tf.transpose(target), channels).numpy()
+            result = method.function(chosen, tf.transpose(target), channels).numpy()
             for j, r in enumerate(rows):
                 maps[r] = result[j]
         return np.stack(maps)

@@ -4,15 +4,17 @@ Methods differ only in how they weight the feature maps. Every function takes fl
 ``activations`` and ``gradients`` of shape (N, h, w, k) (gradients of each image's class score) and
 returns the map before ReLU, (N, h, w); the explainer applies ReLU and normalisation for all of them.
 Score-CAM weights channels by masked forward passes, so the explainer runs those and calls
-:func:`scorecam_combine`. Adding a method = one function + one entry in ``METHODS``.
+:func:`scorecam_combine`. Adding a method = one function here + one entry in :mod:`gradcam_widget.registry`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import replace
 
 import tensorflow as tf
+
+from .. import registry
+from ..registry import MethodInfo
 
 _EPS = 1e-7
 
@@ -90,39 +92,7 @@ def scorecam_combine(activations, channel_scores, channels):
     return _weighted_sum(weights, chosen)
 
 
-@dataclass(frozen=True)
-class Method:
-    """A CAM method: its function and what it needs from the model."""
-
-    name: str
-    function: Callable
-    needs_gradients: bool = True
-    masked_passes: bool = False
-
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method("gradcam", gradcam),
-        Method("gradcam++", gradcam_plus_plus),
-        Method("hirescam", hirescam),
-        Method("layercam", layercam),
-        Method("xgradcam", xgradcam),
-        Method("eigencam", eigencam, needs_gradients=False),
-        Method("scorecam", scorecam_combine, needs_gradients=False, masked_passes=True),
-    )
-}
-
-METHOD_NAMES = tuple(METHODS)
-
-
-def get_method(name) -> Method:
-    if not isinstance(name, str):
-        raise TypeError(f"method= must be a method name (str), got {type(name).__name__}. "
-                        f"Available: {', '.join(METHOD_NAMES)}.")
-    key = name.strip().lower().replace("_", "").replace("-", "")
-    aliases = {m.replace("-", ""): m for m in METHOD_NAMES}
-    aliases.update({"gradcampp": "gradcam++", "gradcamplusplus": "gradcam++"})
-    if key not in aliases:
-        raise ValueError(f"unknown method {name!r}. Available: {', '.join(METHOD_NAMES)}.")
-    return METHODS[aliases[key]]
+def get_method(name) -> MethodInfo:
+    """The registry's entry for a method name as users type it, with its function imported."""
+    entry = registry.lookup(name)
+    return replace(entry, function=entry.resolve())

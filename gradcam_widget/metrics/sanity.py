@@ -5,10 +5,8 @@ two, ... (from the output down), compute the map again each time, and compare it
 trained model by Spearman rank correlation. A map that still looks the same when the weights are
 random cannot be explaining what the model learned; it mostly shows the image (edges, bright areas).
 
-The user's model is never touched: the randomised model is a copy (``keras.models.clone_model`` plus
-``set_weights``). Re-initialising means the state before training: kernels drawn afresh (Glorot uniform,
-Keras's default, seeded), biases and BatchNorm shifts/means 0, BatchNorm scales/variances 1.
-Preprocessing layers (Rescaling, Normalization) are left as they are: they are not learned features.
+The user's model is never touched: the randomised model is the explainer's ``randomized_copy()``
+(see gradcam_widget/explain/randomize.py for what re-initialising means).
 """
 
 from __future__ import annotations
@@ -23,9 +21,6 @@ from ._common import Progress, as_explainer, check_positive_int
 PASS_CORRELATION = 0.3
 #: Above this the map is mostly the same picture whatever the weights.
 FAIL_CORRELATION = 0.6
-
-_ONES = ("gamma", "moving_variance", "variance")
-
 
 @dataclass(frozen=True)
 class RandomizationResult:
@@ -69,42 +64,6 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ((ends - counts + ends - 1) / 2.0)[inverse.ravel()]
 
 
-def learned_layers(explainer) -> list:
-    """Layers with learned float weights, from the output down (nested backbones included)."""
-    seen, layers = set(), []
-    for flat in reversed(explainer._graph.nodes):
-        layer = flat.operation
-        if id(layer) in seen or ".preprocessing." in type(layer).__module__:
-            continue
-        if any(_is_float(w) for w in getattr(layer, "weights", [])):  # an opaque nested model counts once
-            seen.add(id(layer))
-            layers.append((flat.name, layer))
-    return layers
-
-
-def _is_float(variable) -> bool:
-    return "float" in str(getattr(variable, "dtype", ""))
-
-
-def reinitialise(layer, seed: int) -> None:
-    """Put ``layer``'s float weights back to an untrained state (see the module docstring)."""
-    import keras
-
-    for k, variable in enumerate(layer.weights):
-        if not _is_float(variable):
-            continue
-        shape = tuple(variable.shape)
-        short = variable.name.split("/")[-1]
-        if len(shape) >= 2:
-            value = keras.initializers.GlorotUniform(seed=seed * 1000 + k)(shape, dtype="float32")
-            value = keras.ops.convert_to_numpy(value)
-        elif any(short.endswith(name) for name in _ONES):
-            value = np.ones(shape, np.float32)
-        else:
-            value = np.zeros(shape, np.float32)
-        variable.assign(np.asarray(value, np.float32))  # Keras casts to the variable's dtype
-
-
 def _is_all(layers) -> bool:
     return isinstance(layers, str) and layers == "all"
 
@@ -121,17 +80,18 @@ def _plan(count: int, layers) -> list[int]:
 
 
 def _cascade(available: list, layers):
-    """The learned layers to randomise, top first, and the step counts to compare at."""
+    """The learned layers to randomise (positions in ``available``, (name, layer name) pairs), top
+    first, and the step counts to compare at."""
     if not available:
         raise ValueError("the model has no layer with learned weights to randomise.")
     if layers is None or _is_all(layers) or isinstance(layers, (int, np.integer)):
-        return available, _plan(len(available), layers)
+        return list(range(len(available))), _plan(len(available), layers)
     if isinstance(layers, str):
         layers = [layers]
     by_name = {}
-    for name, layer in available:
-        by_name.setdefault(name, (name, layer))
-        by_name.setdefault(layer.name, (name, layer))
+    for position, (name, short) in enumerate(available):
+        by_name.setdefault(name, position)
+        by_name.setdefault(short, position)
     missing = [name for name in layers if name not in by_name]
     if missing:
         raise ValueError(f"no learned layer named {', '.join(map(repr, missing))}. Layers with weights, top "
@@ -173,19 +133,6 @@ def _verdict(correlations: np.ndarray, steps: list[list[str]], total: int, top: 
     return passed, text
 
 
-def _twin(copy, layer: str, explainer):
-    """A fresh eager Explainer of the copy, built after its weights changed.
-
-    Fresh each time because the engine snapshots the output layer when it steps over its softmax
-    (``copy.copy`` of a Keras layer duplicates its weights), so an Explainer built earlier would
-    still see the old output weights. Eager: a few maps do not repay tracing.
-    """
-    from ..explain import Explainer
-
-    return Explainer(copy, layer=layer, preprocess=explainer._preprocess, compiled=False,
-                     output=explainer.output[0], input_size=explainer._requested_size)
-
-
 def randomization_check(model, image, class_index=None, *, method: str = "gradcam", layers=None, layer=None,
                         preprocess=None, seed: int = 0, progress="auto", contrast=None,
                         output=None) -> RandomizationResult:
@@ -203,8 +150,6 @@ def randomization_check(model, image, class_index=None, *, method: str = "gradca
     compared are then the contrastive maps "why class_index rather than contrast". ``output``: the
     output to explain of a model with several (name or index).
     """
-    import keras
-
     explainer = as_explainer(model, preprocess, output=output)
     prepared = explainer.prepare(image)
     original = explainer.cam(prepared, class_index, method, layer=layer, contrast=contrast)
@@ -212,22 +157,21 @@ def randomization_check(model, image, class_index=None, *, method: str = "gradca
         raise ValueError(f"the {original.method} map of class {original.class_index} has no positive evidence "
                          f"at layer {original.layer!r}, so there is nothing to compare. Check the class the "
                          f"model predicts, or another layer.")
-    copy = keras.models.clone_model(explainer.model)
-    copy.set_weights(explainer.model.get_weights())
-    available = learned_layers(_twin(copy, original.layer, explainer))
+    copy = explainer.randomized_copy(original.layer)
+    available = copy.learned
     chosen, marks = _cascade(available, layers)
     maps, correlations, steps = [], [], []
     done = 0
     with Progress(progress, len(marks), "randomised maps") as bar:
         for mark in marks:
             for k in range(done, mark):
-                reinitialise(chosen[k][1], seed + k)
+                copy.randomize(chosen[k], seed + k)
             done = mark
-            cam = _twin(copy, original.layer, explainer).cam(prepared, original.class_index, original.method,
+            cam = copy.explainer().cam(prepared, original.class_index, original.method,
                                                              contrast=contrast)
             maps.append(cam)
             correlations.append(spearman(original.raw, cam.raw))
-            steps.append([name for name, _ in chosen[:mark]])
+            steps.append([available[k][0] for k in chosen[:mark]])
             bar.advance()
     correlations = np.array(correlations)
     passed, verdict = _verdict(correlations, steps, len(available), available[0][0])

@@ -29,6 +29,7 @@ export const COLORMAP_ORDER = ["jet", "viridis", "inferno", "turbo"];
  * @property {BytesLike} raw  float32 little-endian, row-major
  * @property {number} maximum
  * @property {boolean} has_evidence
+ * @property {number} [contrast]  the class explained against (contrastive widgets only)
  *
  * @typedef {object} CachedMap  A decoded map, ready to draw.
  * @property {string} key
@@ -239,13 +240,17 @@ export function greyTable() {
 }
 
 /**
- * Cache key of a map: which class, method and layer it answers.
+ * The one key of a map request (gradcam_widget.map_key.MapKey): which class, method and layer it
+ * answers, and the class it is explained against (contrast; null/absent for an ordinary map). Maps,
+ * statuses and trust reports are matched to the selection through it.
  * @param {number} classIndex
  * @param {string} method
  * @param {string} layer
+ * @param {number | null} [contrast]
  */
-export function mapKey(classIndex, method, layer) {
-  return JSON.stringify([Number(classIndex), String(method), String(layer)]);
+export function mapKey(classIndex, method, layer, contrast = null) {
+  const against = typeof contrast === "number" && Number.isFinite(contrast) ? contrast : null;
+  return JSON.stringify([Number(classIndex), String(method), String(layer), against]);
 }
 
 /**
@@ -357,7 +362,7 @@ export function parseMapEntry(entry) {
   const maximum = Number(entry.maximum);
   const hasEvidence = Boolean(entry.has_evidence) && maximum > 0;
   return {
-    key: mapKey(classIndex, method, layer),
+    key: mapKey(classIndex, method, layer, entry.contrast ?? null),
     classIndex,
     method,
     layer,

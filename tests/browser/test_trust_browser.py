@@ -13,7 +13,6 @@ Two tests:
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 import textwrap
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from gradcam_widget import registry
 from gradcam_widget.frontend import front_end_source
 
 pytestmark = pytest.mark.browser
@@ -153,6 +153,7 @@ def _scripted_state():
         "top_classes": [{"index": 0, "name": "elephant", "probability": 0.9, "score": 3.0}],
         "maps": [_wire_map(gx, "gradcam")], "extra_map": {},
         "methods": ["gradcam", "gradcam++", "hirescam", "layercam", "scorecam"],
+        "method_labels": registry.labels(),  # what the kernel sends: the registry's labels
         "layers": ["conv"], "status": {"state": "ready", "message": "", "class_index": 0,
                                        "method": "gradcam", "layer": "conv"},
         "colormap_tables": {name: _bytes(colormaps.colormap_bytes(name)) for name in colormaps.COLORMAPS},

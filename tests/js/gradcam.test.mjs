@@ -228,3 +228,9 @@ test("colormapNames lists known colormaps in menu order, then extras", () => {
   assert.deepEqual(colormapNames({ turbo: 1, extra: 1, jet: 1 }), ["jet", "turbo", "extra"]);
   assert.deepEqual(colormapNames(undefined), []);
 });
+
+test("mapKey tells a contrastive map from the ordinary one, and missing contrast from null", () => {
+  assert.equal(mapKey(1, "gradcam", "a"), mapKey(1, "gradcam", "a", null));
+  assert.notEqual(mapKey(1, "gradcam", "a", 2), mapKey(1, "gradcam", "a"));
+  assert.notEqual(mapKey(1, "gradcam", "a", 2), mapKey(1, "gradcam", "a", 3));
+});

@@ -22,5 +22,5 @@ test("names with right-to-left text or bidi controls are isolated, others untouc
   assert.equal(isolatedName("penguin"), "penguin");
   assert.equal(isolatedName("abc\u202edef"), "\u2068abc\u202edef\u2069");
   assert.equal(isolatedName("פינגווין"), "\u2068פינגווין\u2069");
-  assert.equal(describeTarget(["a\u202eb"], 0, "gradcam", "conv"), "\u2068a\u202eb\u2069 (#0) · Grad-CAM · conv");
+  assert.equal(describeTarget(["a\u202eb"], 0, "gradcam", "conv", { gradcam: "Grad-CAM" }), "\u2068a\u202eb\u2069 (#0) · Grad-CAM · conv");
 });

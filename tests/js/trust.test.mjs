@@ -5,7 +5,6 @@ import { test } from "node:test";
 
 import {
   TRUST_CHART,
-  TRUST_STRIP_ORDER,
   blendPixels,
   chartPoints,
   colorizeDiverging,
@@ -25,6 +24,13 @@ import {
   trustPanelState,
   trustStatusText,
 } from "../../js/trust-panel.js";
+
+/** What the kernel sends in `methods` and `method_labels` (gradcam_widget.registry). */
+const METHODS = ["gradcam", "gradcam++", "hirescam", "layercam", "xgradcam", "eigencam", "scorecam"];
+const LABELS = {
+  gradcam: "Grad-CAM", "gradcam++": "Grad-CAM++", hirescam: "HiResCAM", layercam: "Layer-CAM",
+  xgradcam: "XGrad-CAM", eigencam: "Eigen-CAM", scorecam: "Score-CAM",
+};
 
 function float32Bytes(values) {
   const view = new DataView(new ArrayBuffer(values.length * 4));
@@ -72,26 +78,30 @@ test("trustPanelState is the report's state for the selection, else stale", () =
 });
 
 test("the status line says what is computed, and for which selection", () => {
-  assert.equal(describeTarget(NAMES, 1, "gradcam++", "conv"), "penguin (#1) · Grad-CAM++ · conv");
+  assert.equal(describeTarget(NAMES, 1, "gradcam++", "conv", LABELS), "penguin (#1) · Grad-CAM++ · conv");
   assert.equal(describeTarget(NAMES, 7, "odd", ""), "class 7 (#7) · odd");
 
   const computing = report({ state: "computing", message: "deletion curve: 13/26 images" });
-  assert.equal(trustStatusText(computing, NAMES, sel()), "Computing: deletion curve: 13/26 images");
-  assert.equal(trustStatusText(report({ state: "computing" }), NAMES, sel()), "Computing…");
-  assert.equal(trustStatusText(report({ state: "error", message: "no such layer" }), NAMES, sel()), "no such layer");
-  assert.equal(trustStatusText(report(), NAMES, sel()), "Report for elephant (#0) · Grad-CAM · conv.");
-  assert.equal(trustStatusText({}, NAMES, sel(2)), "Computing the report for nothing (#2) · Grad-CAM · conv…");
+  assert.equal(trustStatusText(computing, NAMES, sel(), LABELS), "Computing: deletion curve: 13/26 images");
+  assert.equal(trustStatusText(report({ state: "computing" }), NAMES, sel(), LABELS), "Computing…");
+  assert.equal(trustStatusText(report({ state: "error", message: "no such layer" }), NAMES, sel(), LABELS), "no such layer");
+  assert.equal(trustStatusText(report(), NAMES, sel(), LABELS), "Report for elephant (#0) · Grad-CAM · conv.");
+  assert.equal(trustStatusText({}, NAMES, sel(2), LABELS), "Computing the report for nothing (#2) · Grad-CAM · conv…");
 
   // the report is about another selection: say we compute for the current one
-  const stale = trustStatusText(report(), NAMES, sel(1, "hirescam"));
+  const stale = trustStatusText(report(), NAMES, sel(1, "hirescam"), LABELS);
   assert.match(stale, /^Computing for penguin \(#1\) · HiResCAM · conv…/);
   assert.match(stale, /elephant \(#0\) · Grad-CAM · conv/);
 });
 
-test("methodLabel names the strip methods as the papers do", () => {
-  assert.deepEqual(TRUST_STRIP_ORDER.map(methodLabel), ["Grad-CAM", "Grad-CAM++", "HiResCAM", "Layer-CAM", "Score-CAM"]);
-  assert.equal(methodLabel("mystery"), "mystery");
-  assert.equal(methodLabel("constructor"), "constructor"); // no prototype lookups
+test("methodLabel reads the kernel's labels, and falls back to the name", () => {
+  assert.deepEqual(["gradcam", "gradcam++", "hirescam", "layercam", "scorecam"].map((m) => methodLabel(m, LABELS)),
+    ["Grad-CAM", "Grad-CAM++", "HiResCAM", "Layer-CAM", "Score-CAM"]);
+  assert.equal(methodLabel("mystery", LABELS), "mystery");
+  assert.equal(methodLabel("constructor", LABELS), "constructor"); // no prototype lookups
+  assert.equal(methodLabel("gradcam", undefined), "gradcam"); // no labels sent: the name itself
+  assert.equal(methodLabel("gradcam", { gradcam: 5 }), "gradcam"); // junk label ignored
+  assert.equal(methodLabel("newcam", { newcam: "New-CAM" }), "New-CAM"); // a method the page never heard of
 });
 
 // --- faithfulness charts -------------------------------------------------------------------------
@@ -184,15 +194,15 @@ test("parseDifference decodes signed float32 (unaligned), clamps, rejects bad sh
 // --- thumbnails and strip ------------------------------------------------------------------------
 
 test("stripSlots orders entries like the kernel's strip, pending methods as empty slots", () => {
-  const entry = (method) => ({ method, class_index: 0, layer: "conv", label: methodLabel(method) });
-  const slots = stripSlots([entry("hirescam"), entry("gradcam"), entry("gradcam")], ["layercam", "gradcam++", "hirescam"]);
+  const entry = (method) => ({ method, class_index: 0, layer: "conv", label: methodLabel(method, LABELS) });
+  const slots = stripSlots([entry("hirescam"), entry("gradcam"), entry("gradcam")], ["layercam", "gradcam++", "hirescam"], METHODS);
   assert.deepEqual(slots.map((s) => s.method), ["gradcam", "gradcam++", "hirescam", "layercam"]);
   assert.deepEqual(slots.map((s) => s.entry !== null), [true, false, true, false]);
   // unknown methods go last, in the order received; junk is ignored
-  assert.deepEqual(stripSlots([entry("zeta"), null, 5, entry("scorecam"), entry("alpha")], []).map((s) => s.method),
+  assert.deepEqual(stripSlots([entry("zeta"), null, 5, entry("scorecam"), entry("alpha")], [], METHODS).map((s) => s.method),
     ["scorecam", "zeta", "alpha"]);
-  assert.deepEqual(stripSlots(undefined, undefined), []);
-  assert.deepEqual(stripSlots({}, {}), []);
+  assert.deepEqual(stripSlots(undefined, undefined, METHODS), []);
+  assert.deepEqual(stripSlots({}, {}, undefined), []);
 });
 
 test("fitThumbnail keeps the aspect with the longest side given", () => {
@@ -227,4 +237,11 @@ test("hashBytes tells maps apart and ignores how the bytes arrive", () => {
   assert.equal(hashBytes(a), hashBytes(a.buffer));
   assert.notEqual(hashBytes(a), hashBytes(b));
   assert.equal(hashBytes(null), "0:811c9dc5");
+});
+
+test("trustMatches compares the whole request, contrast included", () => {
+  const contrastive = { class_index: 0, method: "gradcam", layer: "conv", contrast: 2 };
+  assert.equal(trustMatches(contrastive, 0, "gradcam", "conv", 2), true);
+  assert.equal(trustMatches(contrastive, 0, "gradcam", "conv", null), false);
+  assert.equal(trustMatches({ ...contrastive, contrast: undefined }, 0, "gradcam", "conv"), true);
 });
