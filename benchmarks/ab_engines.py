@@ -76,8 +76,7 @@ def main(argv=None):
     image = new_image()
     forward = ctd.compiled_forward(model)
     forward(tf.constant(image[None].astype(np.float32))).numpy()
-    out = {"meta": {"a": str(args.a), "b": str(args.b), "model": args.model,
-                    "load_average": list(os.getloadavg())}}
+    out = {"meta": {"a": str(args.a), "b": str(args.b), "model": args.model, "load_average": list(os.getloadavg())}}
     few = args.quick
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
 
@@ -88,8 +87,11 @@ def main(argv=None):
             wait = getattr(w.explainer, "wait_compiled", None)
             if wait is not None:
                 wait(120)
-        return Contender(f"{tag}_cold", lambda _: pkgs[tag].show_gradcam(model, image, preprocess=preprocess),
-                         check=check)
+
+        return Contender(
+            f"{tag}_cold", lambda _: pkgs[tag].show_gradcam(model, image, preprocess=preprocess), check=check
+        )
+
     out["cold"] = {k: v.summary() for k, v in once([cold("a"), cold("b")], rounds=2 if few else 3).items()}
 
     warm = {}
@@ -116,6 +118,7 @@ def main(argv=None):
         def run(c):
             w.selected_class = c
             assert w.extra_map["class_index"] == c
+
         return Contender(f"{tag}_widget_switch", run, lambda: next_class(tag + "w"))
 
     def engine(tag, name, fn, setup=None):
@@ -124,28 +127,62 @@ def main(argv=None):
     lim = lambda c: head(a0, c).numpy()  # noqa: E731
     lim_setup = lambda: tf.constant([next_class("lim")], tf.int32)  # noqa: E731
     rounds = dict(min_rounds=5 if few else 15, max_rounds=5 if few else 25, budget_s=30, log=log)
-    out["switch"] = {k: v.summary() for k, v in interleave(
-        [switch("a"), switch("b"), Contender("limit_head", lim, lim_setup)], **rounds).items()}
+    out["switch"] = {
+        k: v.summary()
+        for k, v in interleave([switch("a"), switch("b"), Contender("limit_head", lim, lim_setup)], **rounds).items()
+    }
     a5, c5 = tf.repeat(a0, len(top), 0), tf.constant(top, tf.int32)
-    out["top5"] = {k: v.summary() for k, v in interleave(
-        [engine(t, "top5", lambda _, t=t: warm[t][0].cams(warm[t][2], top)) for t in "ab"]
-        + [engine(t, "single", lambda c, t=t: warm[t][0].cam(warm[t][2], c), lambda t=t: next_class(t + "e"))
-           for t in "ab"]
-        + [Contender("limit_head_top5", lambda _: head(a5, c5).numpy())], **rounds).items()}
+    out["top5"] = {
+        k: v.summary()
+        for k, v in interleave(
+            [engine(t, "top5", lambda _, t=t: warm[t][0].cams(warm[t][2], top)) for t in "ab"]
+            + [
+                engine(t, "single", lambda c, t=t: warm[t][0].cam(warm[t][2], c), lambda t=t: next_class(t + "e"))
+                for t in "ab"
+            ]
+            + [Contender("limit_head_top5", lambda _: head(a5, c5).numpy())],
+            **rounds,
+        ).items()
+    }
     x_setup = lambda: tf.constant(warm["a"][0].prepare(new_image()).model_input[None])  # noqa: E731
-    out["new"] = {k: v.summary() for k, v in interleave(
-        [engine(t, "new_image", lambda i, t=t: warm[t][0].cam(i), new_image) for t in "ab"]
-        + [Contender("limit_forward", lambda x: forward(x).numpy(), x_setup), Contender("limit_head", lim, lim_setup)],
-        min_rounds=5 if few else 9, max_rounds=5 if few else 15, budget_s=40, log=log).items()}
+    out["new"] = {
+        k: v.summary()
+        for k, v in interleave(
+            [engine(t, "new_image", lambda i, t=t: warm[t][0].cam(i), new_image) for t in "ab"]
+            + [
+                Contender("limit_forward", lambda x: forward(x).numpy(), x_setup),
+                Contender("limit_head", lim, lim_setup),
+            ],
+            min_rounds=5 if few else 9,
+            max_rounds=5 if few else 15,
+            budget_s=40,
+            log=log,
+        ).items()
+    }
     batch = lambda: np.stack([new_image() for _ in range(16)])  # noqa: E731
     a16 = tf.repeat(a0, 16, 0)
-    out["batch16"] = {k: v.summary() for k, v in interleave(
-        [engine(t, "batch16", lambda b, t=t: warm[t][0].cams_batch(b, None), batch) for t in "ab"]
-        + [Contender("limit_forward16", lambda x: forward(x).numpy(),
-                     lambda: tf.constant(np.stack([warm["a"][0].prepare(i).model_input for i in batch()]))),
-           Contender("limit_head16", lambda c: head(a16, c).numpy(),
-                     lambda: tf.constant(rng.integers(0, len(outside), 16), tf.int32))],
-        min_rounds=2 if few else 3, max_rounds=3 if few else 5, budget_s=60, log=log).items()}
+    out["batch16"] = {
+        k: v.summary()
+        for k, v in interleave(
+            [engine(t, "batch16", lambda b, t=t: warm[t][0].cams_batch(b, None), batch) for t in "ab"]
+            + [
+                Contender(
+                    "limit_forward16",
+                    lambda x: forward(x).numpy(),
+                    lambda: tf.constant(np.stack([warm["a"][0].prepare(i).model_input for i in batch()])),
+                ),
+                Contender(
+                    "limit_head16",
+                    lambda c: head(a16, c).numpy(),
+                    lambda: tf.constant(rng.integers(0, len(outside), 16), tf.int32),
+                ),
+            ],
+            min_rounds=2 if few else 3,
+            max_rounds=3 if few else 5,
+            budget_s=60,
+            log=log,
+        ).items()
+    }
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"ab-{args.model}.json").write_text(json.dumps(out, indent=1) + "\n")
@@ -171,21 +208,39 @@ def table(name: str, o: dict) -> str:
             values.append((va, vb))
         (wa, wb), (ca, cb) = values
         r = denominator is not None
-        rows.append(f"| {name} | {metric} | {fmt(wa, r)} | {fmt(wb, r)} | {wb / wa:.2f}x | {fmt(ca, r)} | {fmt(cb, r)} |")
+        rows.append(
+            f"| {name} | {metric} | {fmt(wa, r)} | {fmt(wb, r)} | {wb / wa:.2f}x | {fmt(ca, r)} | {fmt(cb, r)} |"
+        )
 
     add("cold start: show_gradcam(model, image)", "cold", "a_cold", "b_cold")
     add("class switch through the widget", "switch", "a_widget_switch", "b_widget_switch")
-    add("class switch / head limit", "switch", "a_widget_switch", "b_widget_switch",
-        lambda key: med("switch", "limit_head", key))
+    add(
+        "class switch / head limit",
+        "switch",
+        "a_widget_switch",
+        "b_widget_switch",
+        lambda key: med("switch", "limit_head", key),
+    )
     add("top-5 (engine)", "top5", "a_top5", "b_top5")
     for tag in "ab":
-        o["top5"][f"{tag}_ratio"] = {k: med("top5", f"{tag}_top5", k) / med("top5", f"{tag}_single", k)
-                                     for k in ("median", "cpu_median")}
+        o["top5"][f"{tag}_ratio"] = {
+            k: med("top5", f"{tag}_top5", k) / med("top5", f"{tag}_single", k) for k in ("median", "cpu_median")
+        }
     add("top-5 / one class", "top5", "a_ratio", "b_ratio", lambda key: 1.0)
-    add("new image / (forward + head)", "new", "a_new_image", "b_new_image",
-        lambda key: med("new", "limit_forward", key) + med("new", "limit_head", key))
-    add("batch of 16 / (forward + head)", "batch16", "a_batch16", "b_batch16",
-        lambda key: med("batch16", "limit_forward16", key) + med("batch16", "limit_head16", key))
+    add(
+        "new image / (forward + head)",
+        "new",
+        "a_new_image",
+        "b_new_image",
+        lambda key: med("new", "limit_forward", key) + med("new", "limit_head", key),
+    )
+    add(
+        "batch of 16 / (forward + head)",
+        "batch16",
+        "a_batch16",
+        "b_batch16",
+        lambda key: med("batch16", "limit_forward16", key) + med("batch16", "limit_head16", key),
+    )
     return "\n".join(rows)
 
 

@@ -21,6 +21,7 @@ import keras
 
 # ---- the Keras example's algorithm -------------------------------------------------------------------
 
+
 def keras_example_gradcam(model, image_batch, conv_layer_name: str, class_index=None):
     """Grad-CAM of the first image of ``image_batch`` as the Keras example computes it.
 
@@ -37,13 +38,14 @@ def keras_example_gradcam(model, image_batch, conv_layer_name: str, class_index=
             class_index = tf.argmax(predictions[0])
         class_score = predictions[:, class_index]
     gradients = tape.gradient(class_score, activations)
-    weights = tf.reduce_mean(gradients, axis=(0, 1, 2))           # one weight per channel
-    heatmap = tf.squeeze(activations[0] @ weights[:, None], -1)   # (h, w)
+    weights = tf.reduce_mean(gradients, axis=(0, 1, 2))  # one weight per channel
+    heatmap = tf.squeeze(activations[0] @ weights[:, None], -1)  # (h, w)
     heatmap = tf.maximum(heatmap, 0.0) / tf.math.reduce_max(heatmap)
     return heatmap.numpy()
 
 
 # ---- tf-keras-vis ------------------------------------------------------------------------------------
+
 
 def tf_keras_vis_available() -> bool:
     try:
@@ -67,9 +69,13 @@ class TkvGradcam:
         """One map per image of the batch, image i for ``classes[i]``: (N, h, w)."""
         from tf_keras_vis.utils.scores import CategoricalScore
 
-        return self.gradcam(CategoricalScore([int(c) for c in classes]), image_batch,
-                            penultimate_layer=self.layer, seek_penultimate_conv_layer=False,
-                            expand_cam=False)
+        return self.gradcam(
+            CategoricalScore([int(c) for c in classes]),
+            image_batch,
+            penultimate_layer=self.layer,
+            seek_penultimate_conv_layer=False,
+            expand_cam=False,
+        )
 
 
 class TkvScorecam:
@@ -88,12 +94,19 @@ class TkvScorecam:
         # Its model.predict prints a progress bar (Keras turns interactive logging back on after
         # clear_session); writing it is a few ms of terminal I/O, kept out of the output.
         with contextlib.redirect_stdout(io.StringIO()):
-            return self.scorecam(CategoricalScore([int(c) for c in classes]), image_batch,
-                                 penultimate_layer=self.layer, seek_penultimate_conv_layer=False,
-                                 max_N=self.channels, batch_size=32, expand_cam=False)
+            return self.scorecam(
+                CategoricalScore([int(c) for c in classes]),
+                image_batch,
+                penultimate_layer=self.layer,
+                seek_penultimate_conv_layer=False,
+                max_N=self.channels,
+                batch_size=32,
+                expand_cam=False,
+            )
 
 
 # ---- physical limits ---------------------------------------------------------------------------------
+
 
 def compiled_forward(model):
     """The model's forward pass as one compiled function: (N, H, W, C) -> (N, classes)."""

@@ -51,13 +51,15 @@ def measure(name, n, repeat):
     size = model.input_shape[1:3]
     images = np.random.default_rng(0).integers(0, 256, (n, *size, 3), dtype=np.uint8)
     explainer = Explainer(model)  # reused, as for a dataset: traced once
-    predict, cams, table = _interleaved([
-        lambda: model.predict(images, batch_size=32, verbose=0),
-        lambda: compute_cam(explainer, images),
-        lambda: audit(explainer, images, labels=np.zeros(n, int), progress_after=3600),
-    ], repeat)
-    return {"model": name, "n": n, "predict_s": predict, "compute_cam_x": cams / predict,
-            "audit_x": table / predict}
+    predict, cams, table = _interleaved(
+        [
+            lambda: model.predict(images, batch_size=32, verbose=0),
+            lambda: compute_cam(explainer, images),
+            lambda: audit(explainer, images, labels=np.zeros(n, int), progress_after=3600),
+        ],
+        repeat,
+    )
+    return {"model": name, "n": n, "predict_s": predict, "compute_cam_x": cams / predict, "audit_x": table / predict}
 
 
 def main(argv=None):
@@ -70,8 +72,10 @@ def main(argv=None):
     print("|---|---|---|---|---|")
     for name in args.models.split(","):
         r = measure(name, args.n, args.repeat)
-        print(f"| {r['model']} | {r['n']} | {r['predict_s']:.2f} | {r['compute_cam_x']:.2f}x | {r['audit_x']:.2f}x |",
-              flush=True)
+        print(
+            f"| {r['model']} | {r['n']} | {r['predict_s']:.2f} | {r['compute_cam_x']:.2f}x | {r['audit_x']:.2f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

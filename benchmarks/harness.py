@@ -35,7 +35,7 @@ class Contender:
     setup: Callable[[], Any] | None = None
     check: Callable[[Any, Any], None] | None = None
     note: str = ""
-    warmup: int | None = None    # warm-up calls (None: the scenario's); 0 for eager code that traces nothing
+    warmup: int | None = None  # warm-up calls (None: the scenario's); 0 for eager code that traces nothing
     max_runs: int | None = None  # cap on timed calls, for slow reference contenders
 
 
@@ -54,12 +54,27 @@ class Timings:
 
     def summary(self) -> dict:
         if not self.ms:
-            return {"n": 0, "median": None, "min": None, "max": None, "ms": [], "cpu_median": None,
-                    "cpu_ms": [], "note": self.note}
+            return {
+                "n": 0,
+                "median": None,
+                "min": None,
+                "max": None,
+                "ms": [],
+                "cpu_median": None,
+                "cpu_ms": [],
+                "note": self.note,
+            }
         cpu = statistics.median(self.cpu_ms) if self.cpu_ms else None
-        return {"n": len(self.ms), "median": statistics.median(self.ms), "min": min(self.ms),
-                "max": max(self.ms), "ms": [round(t, 3) for t in self.ms], "cpu_median": cpu,
-                "cpu_ms": [round(t, 3) for t in self.cpu_ms], "note": self.note}
+        return {
+            "n": len(self.ms),
+            "median": statistics.median(self.ms),
+            "min": min(self.ms),
+            "max": max(self.ms),
+            "ms": [round(t, 3) for t in self.ms],
+            "cpu_median": cpu,
+            "cpu_ms": [round(t, 3) for t in self.cpu_ms],
+            "note": self.note,
+        }
 
     def add(self, wall_cpu: tuple) -> None:
         self.ms.append(wall_cpu[0])
@@ -85,8 +100,15 @@ def _call(contender: Contender) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def interleave(contenders: list[Contender], *, warmup: int = 1, min_rounds: int = 3, max_rounds: int = 9,
-               budget_s: float = 30.0, log: Callable[[str], None] | None = None) -> dict[str, Timings]:
+def interleave(
+    contenders: list[Contender],
+    *,
+    warmup: int = 1,
+    min_rounds: int = 3,
+    max_rounds: int = 9,
+    budget_s: float = 30.0,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Timings]:
     """Time each contender in rounds; the number of rounds adapts to ``budget_s`` within the bounds.
 
     Warm-up calls (tracing, first-call costs) are not recorded. Each round runs the contenders in a
@@ -114,8 +136,11 @@ def interleave(contenders: list[Contender], *, warmup: int = 1, min_rounds: int 
         gc.collect()
         r += 1
     if log is not None:
-        log("    " + ", ".join(f"{n}: {statistics.median(t.ms):.1f}" for n, t in results.items())
-            + f"  (ms, {r} rounds)")
+        log(
+            "    "
+            + ", ".join(f"{n}: {statistics.median(t.ms):.1f}" for n, t in results.items())
+            + f"  (ms, {r} rounds)"
+        )
     return results
 
 
@@ -123,7 +148,7 @@ def once(contenders: list[Contender], *, rounds: int = 1) -> dict[str, Timings]:
     """Contenders whose every call is a first call (cold start): no warm-up, few rounds, interleaved."""
     results = {c.name: Timings(c.name, note=c.note) for c in contenders}
     for r in range(rounds):  # alternate, so neither is always first (nor always after the other)
-        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+        order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
         for c in order:
             results[c.name].add(_call(c))
             gc.collect()
@@ -157,6 +182,7 @@ def machine_info() -> dict:
         usable = os.cpu_count()
     try:
         import tf_keras_vis
+
         tkv = tf_keras_vis.__version__
     except Exception:  # noqa: BLE001 - optional contender
         tkv = None

@@ -40,8 +40,10 @@ def require_pandas():
         import pandas as pd
         import pyarrow  # noqa: F401
     except ImportError as err:
-        raise ImportError(f"the audit table needs pandas and pyarrow ({err.name} is missing). Install them "
-                          f"with: pip install 'gradcam-widget[audit]'") from None
+        raise ImportError(
+            f"the audit table needs pandas and pyarrow ({err.name} is missing). Install them "
+            f"with: pip install 'gradcam-widget[audit]'"
+        ) from None
     return pd
 
 
@@ -61,20 +63,23 @@ def map_stats(cam: np.ndarray) -> dict:
     weights = cam.astype(np.float64) / total
     mean_x, mean_y = float((weights.sum(0) * xs).sum()), float((weights.sum(1) * ys).sum())
     var = float((weights.sum(0) * (xs - mean_x) ** 2).sum() + (weights.sum(1) * (ys - mean_y) ** 2).sum())
-    return {"peak_x": (col + 0.5) / w, "peak_y": (row + 0.5) / h, "spread": float(np.sqrt(var)),
-            "has_evidence": True}
+    return {"peak_x": (col + 0.5) / w, "peak_y": (row + 0.5) / h, "spread": float(np.sqrt(var)), "has_evidence": True}
 
 
 def _region_stats(cam: np.ndarray, region, image_size) -> dict:
     if isinstance(region, np.ndarray) and region.ndim == 2:
         if region.shape != tuple(image_size):
-            raise ValueError(f"a mask has shape {region.shape} but its image is {tuple(image_size)}; masks must "
-                             f"be drawn on the image as given (same height and width).")
+            raise ValueError(
+                f"a mask has shape {region.shape} but its image is {tuple(image_size)}; masks must "
+                f"be drawn on the image as given (same height and width)."
+            )
         size = None
     else:
         size = image_size
-    return {"energy_in": energy_in_region(cam, region, image_size=size),
-            "pointing_hit": pointing_game(cam, region, image_size=size).hit}
+    return {
+        "energy_in": energy_in_region(cam, region, image_size=size),
+        "pointing_hit": pointing_game(cam, region, image_size=size).hit,
+    }
 
 
 def _aligned(values, name):
@@ -93,9 +98,23 @@ def _take(stream, n, name):
     return out
 
 
-def audit(model, images, labels=None, *, masks=None, boxes=None, class_names=None, method: str = "gradcam",
-          layer=None, maps: str | None = None, chunk_size: int = 16, preprocess=None, output=None,
-          input_size=None, progress_after: float | None = None):
+def audit(
+    model,
+    images,
+    labels=None,
+    *,
+    masks=None,
+    boxes=None,
+    class_names=None,
+    method: str = "gradcam",
+    layer=None,
+    maps: str | None = None,
+    chunk_size: int = 16,
+    preprocess=None,
+    output=None,
+    input_size=None,
+    progress_after: float | None = None,
+):
     """One row per image (see the module docstring for the columns), computed a chunk at a time.
 
     ``images``: a batch array, a list of paths or images, a generator, or a ``tf.data.Dataset``
@@ -112,9 +131,16 @@ def audit(model, images, labels=None, *, masks=None, boxes=None, class_names=Non
         raise ValueError("give masks= or boxes=, not both.")
     if isinstance(model, Explainer):
         chunk_size = min(int(chunk_size), model._cache_size)  # the maps reuse the chunk's cached features
-    explainer = explainer_for(model, "audit", layer=layer, preprocess=preprocess, output=output,
-                              input_size=input_size, compiled=batch.worth_compiling(images),
-                              cache_size=max(int(chunk_size), 1))
+    explainer = explainer_for(
+        model,
+        "audit",
+        layer=layer,
+        preprocess=preprocess,
+        output=output,
+        input_size=input_size,
+        compiled=batch.worth_compiling(images),
+        cache_size=max(int(chunk_size), 1),
+    )
     label_stream = _aligned(labels, "labels")
     region_stream = _aligned(masks if masks is not None else boxes, "masks" if masks is not None else "boxes")
     has_regions = masks is not None or boxes is not None
@@ -134,9 +160,11 @@ def audit(model, images, labels=None, *, masks=None, boxes=None, class_names=Non
 def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names):
     prepared = explainer.prepare_batch([item.image for item in chunk])
     if explainer._source.kind == "sigmoid" and not explainer._binary:
-        raise ValueError("the model's head is multi-label (several sigmoid units): the audit's confidence, "
-                         "margin, entropy and mistakenness assume one label per image. Audit a softmax or "
-                         "single-sigmoid head, or pick one unit with a model of its own.")
+        raise ValueError(
+            "the model's head is multi-label (several sigmoid units): the audit's confidence, "
+            "margin, entropy and mistakenness assume one label per image. Audit a softmax or "
+            "single-sigmoid head, or pick one unit with a model of its own."
+        )
     probs, top = _probabilities(explainer, prepared, layer)
     pred_maps = explainer.cams_batch(prepared, top, method, layer=layer)  # from the cached features
     has_labels = any(g is not None for g in given)
@@ -147,8 +175,9 @@ def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_nam
         todo = [i for i, (c, m) in enumerate(zip(labels, pred_maps)) if c != m.class_index]
         true_maps = list(pred_maps)
         if todo:
-            for i, cam in zip(todo, explainer.cams_batch([prepared[i] for i in todo], [labels[i] for i in todo],
-                                                         method, layer=layer)):
+            for i, cam in zip(
+                todo, explainer.cams_batch([prepared[i] for i in todo], [labels[i] for i in todo], method, layer=layer)
+            ):
                 true_maps[i] = cam
     n_classes = probs.shape[1]
     rows = []
@@ -161,9 +190,14 @@ def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_nam
         row = {"id": item.id}
         if has_labels:
             row["label"] = labels[i]
-        row.update(pred=pred, confidence=float(p[pred]), runner_up=runner,
-                   margin=float(p[pred] - (p[runner] if runner >= 0 else 0.0)), entropy=entropy,
-                   hardness=entropy / np.log(n_classes) if n_classes > 1 else 0.0)
+        row.update(
+            pred=pred,
+            confidence=float(p[pred]),
+            runner_up=runner,
+            margin=float(p[pred] - (p[runner] if runner >= 0 else 0.0)),
+            entropy=entropy,
+            hardness=entropy / np.log(n_classes) if n_classes > 1 else 0.0,
+        )
         if has_labels:
             row["correct"] = pred == labels[i]
             row["mistakenness"] = float(1.0 - p[labels[i]])
@@ -220,10 +254,12 @@ def to_parquet(df, path) -> None:
         if len(dtypes) > 1:
             raise ValueError(f"the maps in {column!r} have several dtypes {sorted(dtypes)}; use one.")
         meta[column] = dtypes.pop() if dtypes else "uint8"
-        table = table.append_column(column, pa.array([None if a is None else np.ascontiguousarray(a).tobytes()
-                                                      for a in arrays], pa.binary()))
-        table = table.append_column(column + "_shape", pa.array([None if a is None else list(a.shape)
-                                                                 for a in arrays], pa.list_(pa.int32())))
+        table = table.append_column(
+            column, pa.array([None if a is None else np.ascontiguousarray(a).tobytes() for a in arrays], pa.binary())
+        )
+        table = table.append_column(
+            column + "_shape", pa.array([None if a is None else list(a.shape) for a in arrays], pa.list_(pa.int32()))
+        )
     layout = json.dumps({"maps": meta, "columns": [str(c) for c in df.columns]}).encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _MAP_META: layout})
     pq.write_table(table, path)
@@ -240,6 +276,9 @@ def read_audit(path):
     df = table.drop_columns([c for name in meta for c in (name, name + "_shape")]).to_pandas()
     for column, dtype in meta.items():
         blobs, shapes = table.column(column).to_pylist(), table.column(column + "_shape").to_pylist()
-        df[column] = pd.Series([None if b is None else np.frombuffer(b, dtype=dtype).reshape(s)
-                                for b, s in zip(blobs, shapes)], dtype=object, index=df.index)
+        df[column] = pd.Series(
+            [None if b is None else np.frombuffer(b, dtype=dtype).reshape(s) for b, s in zip(blobs, shapes)],
+            dtype=object,
+            index=df.index,
+        )
     return df[layout["columns"]] if "columns" in layout else df

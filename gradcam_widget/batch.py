@@ -86,7 +86,7 @@ def iter_items(images, rank: int | None = None) -> Iterator[Item]:
         images = images.as_numpy_iterator()
     position = 0
     for element in images:
-        for image, label in ([(element, None)] if isinstance(element, (str, os.PathLike)) else _split(element, rank)):
+        for image, label in [(element, None)] if isinstance(element, (str, os.PathLike)) else _split(element, rank):
             ident = str(image) if isinstance(image, (str, os.PathLike)) else position
             yield Item(ident, imgs.load(image), label)
             position += 1
@@ -135,8 +135,9 @@ class Progress:
     def __init__(self, total, after: float | None = None, desc: str = "maps"):
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=total, delay=PROGRESS_AFTER if after is None else after, desc=desc,
-                         unit="img", leave=False)
+        self._bar = tqdm(
+            total=total, delay=PROGRESS_AFTER if after is None else after, desc=desc, unit="img", leave=False
+        )
         self.started = time.perf_counter()
 
     def update(self, n: int):
@@ -153,9 +154,21 @@ def _class_stream(class_index):
     return iter(class_index)
 
 
-def iter_cams(model, images, class_index=None, *, method: str = "gradcam", layer=None, normalize: bool = True,
-              contrast=None, chunk_size: int = 64, preprocess=None, output=None, input_size=None,
-              progress_after: float | None = None) -> Iterator[np.ndarray]:
+def iter_cams(
+    model,
+    images,
+    class_index=None,
+    *,
+    method: str = "gradcam",
+    layer=None,
+    normalize: bool = True,
+    contrast=None,
+    chunk_size: int = 64,
+    preprocess=None,
+    output=None,
+    input_size=None,
+    progress_after: float | None = None,
+) -> Iterator[np.ndarray]:
     """Class activation maps of many images, yielded one float32 (h, w) map per image as each chunk
     is done; memory bounded by ``chunk_size`` whatever the number of images.
 
@@ -166,8 +179,16 @@ def iter_cams(model, images, class_index=None, *, method: str = "gradcam", layer
     """
     from .explain.explainer import explainer_for
 
-    explainer = explainer_for(model, "iter_cams", layer=layer, preprocess=preprocess, output=output,
-                              input_size=input_size, compiled=worth_compiling(images), cache_size=chunk_size)
+    explainer = explainer_for(
+        model,
+        "iter_cams",
+        layer=layer,
+        preprocess=preprocess,
+        output=output,
+        input_size=input_size,
+        compiled=worth_compiling(images),
+        cache_size=chunk_size,
+    )
     chunk_size = max(1, min(int(chunk_size), getattr(explainer, "_cache_size", chunk_size)))
     classes = _class_stream(class_index)
     bar = Progress(count(images, image_rank(explainer)), progress_after)
@@ -176,11 +197,14 @@ def iter_cams(model, images, class_index=None, *, method: str = "gradcam", layer
         for chunk in iter_chunks(images, chunk_size, image_rank(explainer)):
             wanted = list(itertools.islice(classes, len(chunk)))
             if len(wanted) < len(chunk):
-                raise ValueError("class_index has fewer entries than there are images: give one class per "
-                                 "image, or a single int for all.")
+                raise ValueError(
+                    "class_index has fewer entries than there are images: give one class per "
+                    "image, or a single int for all."
+                )
             chunk_class = None if all(c is None for c in wanted) else wanted
-            maps = explainer.cams_batch([item.image for item in chunk], chunk_class, method, layer=layer,
-                                        contrast=contrast)
+            maps = explainer.cams_batch(
+                [item.image for item in chunk], chunk_class, method, layer=layer, contrast=contrast
+            )
             bar.update(len(chunk))
             for cam in maps:
                 yield getattr(cam, key).astype(np.float32)
@@ -193,20 +217,35 @@ def _per_image(values, n, name):
     if values is None or (isinstance(values, (int, np.integer)) and not isinstance(values, bool)):
         return itertools.repeat(values)
     if hasattr(values, "__len__") and not isinstance(values, (str, bytes)) and n is not None and len(values) != n:
-        raise ValueError(f"{name} has {len(values)} entries but there are {n} images: give one per image, or "
-                         f"a single int for all.")
+        raise ValueError(
+            f"{name} has {len(values)} entries but there are {n} images: give one per image, or a single int for all."
+        )
     return iter(values)
 
 
-def cam_maps(explainer, images, class_index=None, method: str = "gradcam", *, layer=None, contrast=None,
-             chunk_size: int = 64, progress_after: float | None = None) -> list:
+def cam_maps(
+    explainer,
+    images,
+    class_index=None,
+    method: str = "gradcam",
+    *,
+    layer=None,
+    contrast=None,
+    chunk_size: int = 64,
+    progress_after: float | None = None,
+) -> list:
     """:meth:`Explainer.cams_batch` over any number of images, a chunk at a time (images are read and
     prepared per chunk, so only the maps of all images are held), with a progress bar for long runs."""
     n = count(images, image_rank(explainer))
     # A chunk no larger than the feature cache: the top classes and the maps share one forward pass.
     chunk_size = max(1, min(int(chunk_size), getattr(explainer, "_cache_size", chunk_size)))
-    odd = [v for v in (class_index, contrast) if v is not None and not isinstance(v, (int, np.integer))
-           and not (hasattr(v, "__len__") and not isinstance(v, (str, bytes)))]
+    odd = [
+        v
+        for v in (class_index, contrast)
+        if v is not None
+        and not isinstance(v, (int, np.integer))
+        and not (hasattr(v, "__len__") and not isinstance(v, (str, bytes)))
+    ]
     if (n is not None and n <= chunk_size) or odd:  # few images, or a class cams_batch explains the error of
         return explainer.cams_batch(images, class_index, method, layer=layer, contrast=contrast)
     classes, against = _per_image(class_index, n, "class_index"), _per_image(contrast, n, "contrast")
@@ -218,9 +257,15 @@ def cam_maps(explainer, images, class_index=None, method: str = "gradcam", *, la
             versus = list(itertools.islice(against, len(chunk)))
             if len(wanted) < len(chunk) or len(versus) < len(chunk):
                 raise ValueError("class_index or contrast has fewer entries than there are images.")
-            results.extend(explainer.cams_batch(
-                [item.image for item in chunk], None if all(c is None for c in wanted) else wanted, method,
-                layer=layer, contrast=None if all(c is None for c in versus) else versus))
+            results.extend(
+                explainer.cams_batch(
+                    [item.image for item in chunk],
+                    None if all(c is None for c in wanted) else wanted,
+                    method,
+                    layer=layer,
+                    contrast=None if all(c is None for c in versus) else versus,
+                )
+            )
             bar.update(len(chunk))
     finally:
         bar.close()

@@ -17,9 +17,7 @@ TABLE_SIZE = 256
 
 def _check_name(name: str) -> None:
     if name not in COLORMAPS:
-        raise ValueError(
-            f"Unknown colormap {name!r}; use one of: {', '.join(COLORMAPS)}."
-        )
+        raise ValueError(f"Unknown colormap {name!r}; use one of: {', '.join(COLORMAPS)}.")
 
 
 @lru_cache(maxsize=None)
@@ -100,18 +98,14 @@ def apply_colormap(values01: np.ndarray, name: str) -> np.ndarray:
     return _table(name)[colormap_indices(values01)]
 
 
-def overlay(
-    image_rgb_uint8: np.ndarray, map_normalised: np.ndarray, name: str, opacity: float
-) -> np.ndarray:
+def overlay(image_rgb_uint8: np.ndarray, map_normalised: np.ndarray, name: str, opacity: float) -> np.ndarray:
     """The picture the browser shows: the coloured map upsampled to the image, blended on top.
 
     ``image * (1 - opacity) + colour * opacity`` is what CSS opacity on an opaque canvas does.
     """
     image = np.asarray(image_rgb_uint8)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"image must be a uint8 array of shape (H, W, 3), got {image.dtype} {image.shape}."
-        )
+        raise ValueError(f"image must be a uint8 array of shape (H, W, 3), got {image.dtype} {image.shape}.")
     opacity = float(opacity)
     if not 0.0 <= opacity <= 1.0:
         raise ValueError(f"opacity must be in [0, 1], got {opacity}.")

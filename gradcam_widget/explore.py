@@ -53,8 +53,9 @@ def predict(explainer, source, labels: np.ndarray, batch_size: int = 64, progres
             logits, probabilities = explainer.scores_batch(prepared)
             if not np.all(np.isfinite(logits)):
                 bad = start + int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
-                raise FloatingPointError(f"the model produced NaN or infinite scores for image {bad}. "
-                                         f"Check the images and preprocess=.")
+                raise FloatingPointError(
+                    f"the model produced NaN or infinite scores for image {bad}. Check the images and preprocess=."
+                )
             stop = start + len(prepared)
             predicted[start:stop], confidence[start:stop], runner[start:stop] = data.top_two(probabilities)
             done = stop
@@ -62,7 +63,8 @@ def predict(explainer, source, labels: np.ndarray, batch_size: int = 64, progres
     except KeyboardInterrupt:
         raise KeyboardInterrupt(
             f"explore_misclassifications was interrupted after predicting {done} of {n} images; nothing "
-            f"was kept. Run it again, or on fewer images (e.g. images[:1000], labels[:1000]).") from None
+            f"was kept. Run it again, or on fewer images (e.g. images[:1000], labels[:1000])."
+        ) from None
     finally:
         bar.close()
     return data.Predictions(labels, predicted, confidence, runner)
@@ -131,8 +133,9 @@ class ExplorerView(anywidget.AnyWidget):
     def _valid_class(self, proposal):
         value, c = proposal["value"], len(self.class_names) or len(self._confusion)
         if not -1 <= value < c:
-            raise traitlets.TraitError(f"{proposal['trait'].name} must be a class index 0..{c - 1}, or -1 for "
-                                       f"any class; got {value}.")
+            raise traitlets.TraitError(
+                f"{proposal['trait'].name} must be a class index 0..{c - 1}, or -1 for any class; got {value}."
+            )
         return value
 
     @traitlets.validate("page")
@@ -164,17 +167,23 @@ class ExplorerView(anywidget.AnyWidget):
         if self.page >= pages:
             self.page = pages - 1  # the observer answers for the clamped page
             return
-        chunk = order[self.page * self.page_size:(self.page + 1) * self.page_size]
+        chunk = order[self.page * self.page_size : (self.page + 1) * self.page_size]
         sprite = data.sprite_png([self._source[i] for i in chunk])
         self._shown_key, self._current = key, order
         self.gallery = {
-            "status": key[0], "true": key[1], "pred": key[2], "page": key[3],
-            "total": int(len(order)), "pages": int(pages),
+            "status": key[0],
+            "true": key[1],
+            "pred": key[2],
+            "page": key[3],
+            "total": int(len(order)),
+            "pages": int(pages),
             "indices": chunk.tolist(),
             "labels": self._pred.labels[chunk].tolist(),
             "predicted": self._pred.predicted[chunk].tolist(),
             "confidence": [round(float(v), 4) for v in self._pred.confidence[chunk]],
-            "sprite": sprite, "thumb": data.THUMB_SIZE, "columns": data.SPRITE_COLUMNS,
+            "sprite": sprite,
+            "thumb": data.THUMB_SIZE,
+            "columns": data.SPRITE_COLUMNS,
         }
 
 
@@ -189,16 +198,30 @@ class MisclassificationExplorer(ipywidgets.VBox):
 
     selected = traitlets.Int(None, allow_none=True)
 
-    def __init__(self, explainer, source, predictions, class_names, *, page_size: int = PAGE_SIZE,
-                 top_k: int | None = None, method: str = "gradcam", colormap: str = "jet",
-                 opacity: float = 0.4):
+    def __init__(
+        self,
+        explainer,
+        source,
+        predictions,
+        class_names,
+        *,
+        page_size: int = PAGE_SIZE,
+        top_k: int | None = None,
+        method: str = "gradcam",
+        colormap: str = "jet",
+        opacity: float = 0.4,
+    ):
         self._explainer = explainer
         self._source = source
         self._pred = predictions
         self._names = list(class_names)
         self._top_k = top_k
-        self._settings = {"method": method, "layer": explainer.layer_name, "colormap": colormap,
-                          "opacity": float(opacity)}
+        self._settings = {
+            "method": method,
+            "layer": explainer.layer_name,
+            "colormap": colormap,
+            "opacity": float(opacity),
+        }
         self._panels: tuple = ()
         self._links: list = []
         self._view = ExplorerView(source, predictions, self._names, page_size=page_size)
@@ -241,8 +264,9 @@ class MisclassificationExplorer(ipywidgets.VBox):
         """(predicted, true or runner-up, contrastive) GradCAMWidgets of the selection, or ()."""
         return tuple(panel for _, panel in self._panels)
 
-    def set_filter(self, status: str | None = None, true: int | None = None, pred: int | None = None,
-                   page: int = 0) -> None:
+    def set_filter(
+        self, status: str | None = None, true: int | None = None, pred: int | None = None, page: int = 0
+    ) -> None:
         """Filter the gallery as the browser does (None keeps a filter; -1 = any class)."""
         v = self._view
         with v.hold_trait_notifications():
@@ -280,12 +304,16 @@ class MisclassificationExplorer(ipywidgets.VBox):
                 self._row.children = ()
             else:
                 first = self._panels[0][1]
-                self._links = [traitlets.link((first, name), (panel, name))
-                               for _, panel in self._panels[1:] for name in SHARED_TRAITS]
+                self._links = [
+                    traitlets.link((first, name), (panel, name))
+                    for _, panel in self._panels[1:]
+                    for name in SHARED_TRAITS
+                ]
                 self._caption.value = self._describe(int(index))
                 self._row.children = tuple(
                     ipywidgets.VBox([ipywidgets.Label(title), panel], layout=ipywidgets.Layout(margin="0 16px 8px 0"))
-                    for title, panel in self._panels)
+                    for title, panel in self._panels
+                )
         _close_boxes(old_boxes)  # replaced panels' comms are closed, not leaked
 
     def _unlink(self) -> None:
@@ -299,9 +327,11 @@ class MisclassificationExplorer(ipywidgets.VBox):
         other = true if pred != true else int(p.runner_up[i])
         prepared = self._explainer.prepare(self._source[i])  # once, shared by the three panels
         second = f"True class: {names[true]}" if other == true else f"Runner-up: {names[other]} (correct image)"
-        specs = ((f"Predicted: {names[pred]}", None, pred),
-                 (second, None, other),
-                 (f"Why {names[pred]} rather than {names[other]}", other, pred))
+        specs = (
+            (f"Predicted: {names[pred]}", None, pred),
+            (second, None, other),
+            (f"Why {names[pred]} rather than {names[other]}", other, pred),
+        )
         # A widget computes its first maps in its constructor; a slow method (Score-CAM) is switched
         # to afterwards, so it runs on the widget's worker thread and the click answers at once.
         method = self._settings["method"]
@@ -309,8 +339,9 @@ class MisclassificationExplorer(ipywidgets.VBox):
         panels = []
         try:
             for title, contrast, k in specs:
-                w = GradCAMWidget(self._explainer, prepared, class_names=names, top_k=self._top_k,
-                                  contrast=contrast, **settings)
+                w = GradCAMWidget(
+                    self._explainer, prepared, class_names=names, top_k=self._top_k, contrast=contrast, **settings
+                )
                 panels.append((title, w))
                 if w.selected_class != k:
                     w.selected_class = k
@@ -324,8 +355,10 @@ class MisclassificationExplorer(ipywidgets.VBox):
     def _describe(self, i: int) -> str:
         p, names = self._pred, self._names
         verdict = "correct" if p.labels[i] == p.predicted[i] else f"true {names[p.labels[i]]}"
-        return (f"Image {i}: predicted {names[p.predicted[i]]} ({p.confidence[i]:.1%}), {verdict}. "
-                f"Right: Grad-CAM of the difference of the two pre-softmax scores.")
+        return (
+            f"Image {i}: predicted {names[p.predicted[i]]} ({p.confidence[i]:.1%}), {verdict}. "
+            f"Right: Grad-CAM of the difference of the two pre-softmax scores."
+        )
 
     def close(self):
         self._unlink()
@@ -360,16 +393,30 @@ def _read_dataset(dataset, progress: bool):
     try:
         return data.dataset_items(dataset, bar.update)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"explore_misclassifications was interrupted while reading the dataset "
-                                f"({bar.n} images read); nothing was kept.") from None
+        raise KeyboardInterrupt(
+            f"explore_misclassifications was interrupted while reading the dataset "
+            f"({bar.n} images read); nothing was kept."
+        ) from None
     finally:
         bar.close()
 
 
-def explore_misclassifications(model_or_audit, images=None, labels=None, *, model=None, class_names=None,
-                               preprocess=None, layer=None, batch_size: int = 64, page_size: int = PAGE_SIZE,
-                               progress: bool = True, top_k: int | None = None, output=None,
-                               sort_by: str = "mistakenness") -> MisclassificationExplorer:
+def explore_misclassifications(
+    model_or_audit,
+    images=None,
+    labels=None,
+    *,
+    model=None,
+    class_names=None,
+    preprocess=None,
+    layer=None,
+    batch_size: int = 64,
+    page_size: int = PAGE_SIZE,
+    progress: bool = True,
+    top_k: int | None = None,
+    output=None,
+    sort_by: str = "mistakenness",
+) -> MisclassificationExplorer:
     """Show where a classifier goes wrong: confusion matrix, gallery of mistakes, Grad-CAM on click.
 
     ``images``: an array (N, H, W[, C]) or a list of images or paths, with ``labels`` (one integer
@@ -392,13 +439,23 @@ def explore_misclassifications(model_or_audit, images=None, labels=None, *, mode
 
     if is_audit(model_or_audit):
         if model is None:
-            raise TypeError("an audit table needs the model it was made with: explore_misclassifications("
-                            "table, model=model, images=images).")
-        return explore_audit(model_or_audit, model=model, images=images, class_names=class_names,
-                             sort_by=sort_by, page_size=page_size, top_k=top_k)
+            raise TypeError(
+                "an audit table needs the model it was made with: explore_misclassifications("
+                "table, model=model, images=images)."
+            )
+        return explore_audit(
+            model_or_audit,
+            model=model,
+            images=images,
+            class_names=class_names,
+            sort_by=sort_by,
+            page_size=page_size,
+            top_k=top_k,
+        )
     if model is not None:
-        raise TypeError("model= goes with an audit table; for images pass explore_misclassifications(model, "
-                        "images, labels).")
+        raise TypeError(
+            "model= goes with an audit table; for images pass explore_misclassifications(model, images, labels)."
+        )
     model = model_or_audit
     if images is None:
         raise TypeError("explore_misclassifications(model, images, labels): images are missing.")
@@ -414,8 +471,15 @@ def explore_misclassifications(model_or_audit, images=None, labels=None, *, mode
     if len(source) == 0:
         raise ValueError("there are no images to explore (empty input). Pass at least one image.")
     labels = data.check_labels(labels, len(source))
-    explainer = explainer_for(model, "explore_misclassifications", layer=layer, preprocess=preprocess,
-                              output=output, layer_is_fixed=True, batch_size=batch_size)
+    explainer = explainer_for(
+        model,
+        "explore_misclassifications",
+        layer=layer,
+        preprocess=preprocess,
+        output=output,
+        layer_is_fixed=True,
+        batch_size=batch_size,
+    )
     explainer.prepare(source[0])  # builds a never-called Sequential, so num_classes is known
     names = class_names_for(int(explainer.num_classes), class_names)
     data.check_label_range(labels, len(names))

@@ -71,15 +71,26 @@ def predictions_of(audit, num_classes: int) -> data.Predictions:
     data.check_label_range(labels, num_classes)
     predicted = audit["pred"].to_numpy(np.int64)
     if predicted.min(initial=0) < 0 or predicted.max(initial=0) >= num_classes:
-        raise ValueError(f"the audit's predictions are not classes of this model ({num_classes} classes): "
-                         f"was it made with another model?")
+        raise ValueError(
+            f"the audit's predictions are not classes of this model ({num_classes} classes): "
+            f"was it made with another model?"
+        )
     runner = audit["runner_up"].to_numpy(np.int64)
-    return data.Predictions(labels, predicted, audit["confidence"].to_numpy(np.float32),
-                            np.where(runner < 0, predicted, runner))
+    return data.Predictions(
+        labels, predicted, audit["confidence"].to_numpy(np.float32), np.where(runner < 0, predicted, runner)
+    )
 
 
-def explore_audit(audit, *, model, images=None, class_names=None, sort_by: str = "mistakenness",
-                  page_size: int | None = None, top_k: int | None = None):
+def explore_audit(
+    audit,
+    *,
+    model,
+    images=None,
+    class_names=None,
+    sort_by: str = "mistakenness",
+    page_size: int | None = None,
+    top_k: int | None = None,
+):
     """The explorer of :func:`gradcam_widget.explore_misclassifications` for an audit table.
 
     ``images``: the audited images in the table's order; leave it out when the table's ``id`` column
@@ -92,21 +103,25 @@ def explore_audit(audit, *, model, images=None, class_names=None, sort_by: str =
     if images is None:
         ids = list(audit["id"]) if "id" in audit.columns else []
         if not ids or not all(isinstance(i, str) for i in ids):
-            raise ValueError("pass images= (the audited images, in the table's order); the table's ids are "
-                             "not file paths.")
+            raise ValueError(
+                "pass images= (the audited images, in the table's order); the table's ids are not file paths."
+            )
         images = ids
     source = data.image_source(images)
     if len(source) != len(audit):
-        raise ValueError(f"the audit has {len(audit)} rows but {len(source)} images were given: pass the "
-                         f"images the audit was made of, in its order.")
+        raise ValueError(
+            f"the audit has {len(audit)} rows but {len(source)} images were given: pass the "
+            f"images the audit was made of, in its order."
+        )
     explainer = explainer_for(model, "explore_misclassifications")
     explainer.prepare(source[0])  # builds a never-called Sequential, so num_classes is known
     names = class_names_for(int(explainer.num_classes), class_names)
     if top_k is not None:
         _check_top_k(top_k, len(names))
     predictions = predictions_of(audit, len(names))
-    explorer = MisclassificationExplorer(explainer, source, predictions, names,
-                                         page_size=PAGE_SIZE if page_size is None else page_size, top_k=top_k)
+    explorer = MisclassificationExplorer(
+        explainer, source, predictions, names, page_size=PAGE_SIZE if page_size is None else page_size, top_k=top_k
+    )
     explorer.view._order = audit_order(audit, sort_by)  # the gallery in the audit's order of interest
     explorer.view._shown_key = None
     explorer.view._update_gallery()

@@ -63,9 +63,11 @@ def dataset_items(dataset, progress=None) -> tuple[list, np.ndarray]:
     images, labels = [], []
     for element in dataset.as_numpy_iterator():
         if isinstance(element, dict) or not isinstance(element, (tuple, list)) or len(element) < 2:
-            raise TypeError("the tf.data.Dataset must yield (image, label) pairs, got "
-                            f"{type(element).__name__} elements. Map it first: "
-                            "dataset.map(lambda d: (d['image'], d['label'])).")
+            raise TypeError(
+                "the tf.data.Dataset must yield (image, label) pairs, got "
+                f"{type(element).__name__} elements. Map it first: "
+                "dataset.map(lambda d: (d['image'], d['label']))."
+            )
         image, label = np.asarray(element[0]), np.asarray(element[1])
         if image.ndim == 4:  # a batch
             images.extend(image)
@@ -89,8 +91,12 @@ def _stack_labels(labels: list) -> np.ndarray:
 
 def split_pairs(images, labels):
     """Accept ``[(path_or_image, label), ...]`` with ``labels=None`` as well as two sequences."""
-    if labels is None and isinstance(images, (list, tuple)) and images and all(
-            isinstance(item, (list, tuple)) and len(item) == 2 for item in images):
+    if (
+        labels is None
+        and isinstance(images, (list, tuple))
+        and images
+        and all(isinstance(item, (list, tuple)) and len(item) == 2 for item in images)
+    ):
         return [item[0] for item in images], [item[1] for item in images]
     return images, labels
 
@@ -98,43 +104,53 @@ def split_pairs(images, labels):
 def image_source(images) -> ImageSource:
     """Wrap the caller's images (array or sequence) for on-demand reading; validate the container."""
     if isinstance(images, (str, bytes)) or hasattr(images, "__fspath__"):
-        raise TypeError(f"images must be several images (an array or a list), got the single path "
-                        f"{str(images)!r}. For a folder, pass the list of its files with their labels.")
+        raise TypeError(
+            f"images must be several images (an array or a list), got the single path "
+            f"{str(images)!r}. For a folder, pass the list of its files with their labels."
+        )
     if hasattr(images, "numpy") and callable(images.numpy) and not isinstance(images, np.ndarray):
         images = images.numpy()  # a tensor
     if isinstance(images, np.ndarray):
         if images.ndim not in (3, 4):
-            raise ValueError(f"images has shape {images.shape}; expected a batch (N, H, W) or "
-                             f"(N, H, W, C). For one image, use show_gradcam.")
+            raise ValueError(
+                f"images has shape {images.shape}; expected a batch (N, H, W) or "
+                f"(N, H, W, C). For one image, use show_gradcam."
+            )
         return ImageSource(images)
     if isinstance(images, (list, tuple)):
         return ImageSource(images)
-    raise TypeError(f"images must be a numpy array (N, H, W[, C]), a list of images or paths, or a "
-                    f"tf.data.Dataset of (image, label); got {type(images).__name__}.")
+    raise TypeError(
+        f"images must be a numpy array (N, H, W[, C]), a list of images or paths, or a "
+        f"tf.data.Dataset of (image, label); got {type(images).__name__}."
+    )
 
 
 def check_labels(labels, count: int) -> np.ndarray:
     """Labels as int64 class indices, one per image; TypeError/ValueError naming the fix."""
     if labels is None:
-        raise TypeError("labels is missing: pass one integer class index per image (only a "
-                        "tf.data.Dataset carries its own labels).")
+        raise TypeError(
+            "labels is missing: pass one integer class index per image (only a tf.data.Dataset carries its own labels)."
+        )
     if hasattr(labels, "numpy") and callable(labels.numpy) and not isinstance(labels, np.ndarray):
         labels = labels.numpy()
     arr = np.asarray(labels) if not isinstance(labels, np.ndarray) else labels
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim == 2:
-        raise TypeError(f"labels has shape {arr.shape}: they look one-hot. Pass class indices, "
-                        f"e.g. labels.argmax(axis=1).")
+        raise TypeError(
+            f"labels has shape {arr.shape}: they look one-hot. Pass class indices, e.g. labels.argmax(axis=1)."
+        )
     if arr.ndim != 1:
-        raise TypeError(f"labels must be a 1-D sequence with one class index per image, got shape "
-                        f"{arr.shape}.")
+        raise TypeError(f"labels must be a 1-D sequence with one class index per image, got shape {arr.shape}.")
     if len(arr) != count:
         raise ValueError(f"there are {count} images but {len(arr)} labels: pass one label per image.")
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         sample = ", ".join(repr(v) for v in arr[:3].tolist())
-        hint = (" Map names to indices first, e.g. [class_names.index(s) for s in labels]."
-                if arr.dtype.kind in "USO" else "")
+        hint = (
+            " Map names to indices first, e.g. [class_names.index(s) for s in labels]."
+            if arr.dtype.kind in "USO"
+            else ""
+        )
         raise TypeError(f"labels must be integer class indices, got {arr.dtype} values ({sample}).{hint}")
     if arr.dtype.kind == "f":
         hint = " (they are whole numbers: use labels.astype(int))" if np.all(np.mod(arr, 1) == 0) else ""
@@ -146,8 +162,10 @@ def check_label_range(labels: np.ndarray, num_classes: int) -> None:
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if len(bad):
         i = int(bad[0])
-        raise ValueError(f"labels[{i}] = {int(labels[i])} is outside the model's classes 0..{num_classes - 1} "
-                         f"({len(bad)} such label(s)). Check that the labels use the model's class order.")
+        raise ValueError(
+            f"labels[{i}] = {int(labels[i])} is outside the model's classes 0..{num_classes - 1} "
+            f"({len(bad)} such label(s)). Check that the labels use the model's class order."
+        )
 
 
 # ---------------------------------------------------------------------------------- predictions
@@ -155,10 +173,10 @@ def check_label_range(labels: np.ndarray, num_classes: int) -> None:
 class Predictions:
     """What the explorer keeps per image: a few numbers, never maps or scores for every class."""
 
-    labels: np.ndarray       # int64 (N,) true class
-    predicted: np.ndarray    # int64 (N,) top class
-    confidence: np.ndarray   # float32 (N,) probability of the predicted class
-    runner_up: np.ndarray    # int64 (N,) second most probable class (== predicted with one class)
+    labels: np.ndarray  # int64 (N,) true class
+    predicted: np.ndarray  # int64 (N,) top class
+    confidence: np.ndarray  # float32 (N,) probability of the predicted class
+    runner_up: np.ndarray  # int64 (N,) second most probable class (== predicted with one class)
 
     @property
     def wrong(self) -> np.ndarray:
@@ -196,8 +214,9 @@ def gallery_order(pred: Predictions) -> np.ndarray:
     return np.concatenate([mistakes, right])
 
 
-def filter_order(order: np.ndarray, pred: Predictions, status: str = "wrong", true: int = -1,
-                 predicted: int = -1) -> np.ndarray:
+def filter_order(
+    order: np.ndarray, pred: Predictions, status: str = "wrong", true: int = -1, predicted: int = -1
+) -> np.ndarray:
     """The images of ``order`` that pass the filters (-1 = any class), order kept."""
     keep = np.ones(len(pred.labels), bool)
     if status == "wrong":
@@ -219,8 +238,7 @@ def top_confusions(confusion: np.ndarray, limit: int = 20) -> list[dict]:
     np.fill_diagonal(off, 0)
     flat = np.argsort(-off, axis=None, kind="stable")[:limit]
     c = confusion.shape[0]
-    return [{"true": int(i // c), "pred": int(i % c), "count": int(off.flat[i])}
-            for i in flat if off.flat[i] > 0]
+    return [{"true": int(i // c), "pred": int(i % c), "count": int(off.flat[i])} for i in flat if off.flat[i] > 0]
 
 
 # ---------------------------------------------------------------------------------- thumbnails
@@ -236,8 +254,8 @@ def thumbnail(image, size: int = THUMB_SIZE) -> np.ndarray:
     small = cv2.resize(rgb, (nw, nh), interpolation=interpolation) if (nw, nh) != (w, h) else rgb
     out = np.zeros((size, size, 4), np.uint8)
     top, left = (size - nh) // 2, (size - nw) // 2
-    out[top:top + nh, left:left + nw, :3] = small.reshape(nh, nw, 3)
-    out[top:top + nh, left:left + nw, 3] = 255
+    out[top : top + nh, left : left + nw, :3] = small.reshape(nh, nw, 3)
+    out[top : top + nh, left : left + nw, 3] = 255
     return out
 
 
@@ -253,7 +271,7 @@ def sprite_png(images, size: int = THUMB_SIZE, columns: int = SPRITE_COLUMNS) ->
     sheet = np.zeros((rows * size, columns * size, 4), np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
-        sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = thumbnail(image, size)
+        sheet[r * size : (r + 1) * size, c * size : (c + 1) * size] = thumbnail(image, size)
     buf = io.BytesIO()
     Image.fromarray(sheet, "RGBA").save(buf, format="PNG", compress_level=3)
     return buf.getvalue()

@@ -71,8 +71,10 @@ def join_modules(entry: Path) -> str:
             unpack.append(f"const {{ {', '.join(names)} }} = {handles[dependency]};\n")
         body = _LOCAL_IMPORT.sub("", text)
         if _ANY_IMPORT.search(body):
-            raise FrontEndError(f"{path.name}: only `import {{ ... }} from \"./file.js\";` between the project's "
-                                f"own modules is supported (no packages or URLs: the wheel works offline)")
+            raise FrontEndError(
+                f'{path.name}: only `import {{ ... }} from "./file.js";` between the project\'s '
+                f"own modules is supported (no packages or URLs: the wheel works offline)"
+            )
         if path != entry and re.search(r"^export\s+default\b", body, re.M):
             raise FrontEndError(f"{path.name} is imported, so it must not have a default export")
         visiting.discard(path)
@@ -99,8 +101,10 @@ def exports_of(path: Path) -> list[str]:
     for line in (m.group() for m in re.finditer(r"^[ \t]*export\b(?!\s+default\b).*$", text, re.M)):
         match = _EXPORT.match(line.lstrip())
         if match is None or _declares_several(line):
-            raise FrontEndError(f"{path.name}: cannot read `{line.strip()[:60]}`; export one name per statement "
-                                f"as `export function|class|const|let NAME`")
+            raise FrontEndError(
+                f"{path.name}: cannot read `{line.strip()[:60]}`; export one name per statement "
+                f"as `export function|class|const|let NAME`"
+            )
         names.append(match.group(1))
     if len(set(names)) != len(names):
         raise FrontEndError(f"{path.name} exports a name twice")
@@ -124,7 +128,7 @@ def _declares_several(line: str) -> bool:
             depth -= 1
         elif ch == "," and depth == 0:
             return True
-        elif ch == "/" and line[i + 1:i + 2] == "/":
+        elif ch == "/" and line[i + 1 : i + 2] == "/":
             return False
     return False
 

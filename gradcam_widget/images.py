@@ -53,19 +53,24 @@ def _from_path(path: Path) -> ImageInput:
     from PIL import Image, UnidentifiedImageError
 
     if not path.exists():
-        raise FileNotFoundError(f"image file not found: {str(path)!r}. Check the path (relative paths are "
-                                f"resolved from {os.getcwd()!r}).")
+        raise FileNotFoundError(
+            f"image file not found: {str(path)!r}. Check the path (relative paths are resolved from {os.getcwd()!r})."
+        )
     if path.is_dir():
         raise ValueError(f"{str(path)!r} is a directory, not an image file. Pass the path of one image.")
     try:
         with Image.open(path) as im:
             return _from_pil(im)
     except UnidentifiedImageError:
-        raise ValueError(f"{str(path)!r} is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, "
-                         f"WebP...). Check that the file really is an image.") from None
+        raise ValueError(
+            f"{str(path)!r} is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, "
+            f"WebP...). Check that the file really is an image."
+        ) from None
     except OSError as err:
-        raise ValueError(f"could not read image {str(path)!r}: {err}. The file may be truncated or "
-                         f"corrupt; re-save or re-download it.") from None
+        raise ValueError(
+            f"could not read image {str(path)!r}: {err}. The file may be truncated or "
+            f"corrupt; re-save or re-download it."
+        ) from None
 
 
 def _from_bytes(data: bytes) -> ImageInput:
@@ -75,8 +80,10 @@ def _from_bytes(data: bytes) -> ImageInput:
         with Image.open(io.BytesIO(bytes(data))) as im:
             return _from_pil(im)
     except UnidentifiedImageError:
-        raise ValueError(f"the {len(data)} raw bytes are not an image Pillow can read (PNG, JPEG, GIF, BMP, "
-                         f"TIFF, WebP...). Pass the bytes of an image file, a path, or an array.") from None
+        raise ValueError(
+            f"the {len(data)} raw bytes are not an image Pillow can read (PNG, JPEG, GIF, BMP, "
+            f"TIFF, WebP...). Pass the bytes of an image file, a path, or an array."
+        ) from None
     except OSError as err:
         raise ValueError(f"could not decode the image bytes: {err}. They may be truncated.") from None
 
@@ -107,14 +114,18 @@ def _from_pil(im) -> ImageInput:
 
 def _from_array(arr: np.ndarray) -> ImageInput:
     if arr.dtype == object or arr.dtype.kind in "USVcmM":
-        raise TypeError(f"an image array must hold numbers, got dtype {arr.dtype}. Convert it with "
-                        f"np.asarray(img, dtype=np.float32) (or uint8).")
+        raise TypeError(
+            f"an image array must hold numbers, got dtype {arr.dtype}. Convert it with "
+            f"np.asarray(img, dtype=np.float32) (or uint8)."
+        )
     if arr.ndim == 4 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim not in (2, 3):
-        raise ValueError(f"an image array must be HxW or HxWxC, got {arr.ndim} dimensions (shape "
-                         f"{arr.shape}). For several images pass a list, or an NxHxWxC batch to the batch "
-                         f"functions.")
+        raise ValueError(
+            f"an image array must be HxW or HxWxC, got {arr.ndim} dimensions (shape "
+            f"{arr.shape}). For several images pass a list, or an NxHxWxC batch to the batch "
+            f"functions."
+        )
     if arr.shape[0] < 1 or arr.shape[1] < 1 or (arr.ndim == 3 and arr.shape[2] < 1):
         raise ValueError(f"the image is empty (shape {arr.shape}).")
     kind = INTEGER if arr.dtype.kind in "iu" else FLOAT
@@ -122,8 +133,10 @@ def _from_array(arr: np.ndarray) -> ImageInput:
         values = np.ascontiguousarray(arr, dtype=np.float32)  # what model.predict does to it
     if kind == FLOAT and not np.all(np.isfinite(values)):  # integers are always finite in float32
         big = " (or values too large for float32)" if kind == FLOAT and np.all(np.isfinite(arr)) else ""
-        raise ValueError(f"the image contains NaN or infinite values{big}. Replace them (e.g. np.nan_to_num) "
-                         f"before explaining the image.")
+        raise ValueError(
+            f"the image contains NaN or infinite values{big}. Replace them (e.g. np.nan_to_num) "
+            f"before explaining the image."
+        )
     return ImageInput(values, kind)
 
 
@@ -145,12 +158,15 @@ def load(image) -> ImageInput:
     if hasattr(image, "numpy") and callable(image.numpy):
         image = image.numpy()
     if isinstance(image, (list, tuple)):
-        raise TypeError("got a list where one image was expected. Pass one image, or use a function that "
-                        "takes a batch.")
+        raise TypeError(
+            "got a list where one image was expected. Pass one image, or use a function that takes a batch."
+        )
     if isinstance(image, np.ndarray) or hasattr(image, "__array__"):
         return _from_array(np.asarray(image))
-    raise TypeError(f"cannot read an image from {_describe(image)}. Pass a file path, a PIL image, a numpy "
-                    f"array (HxWxC) or a tensor.")
+    raise TypeError(
+        f"cannot read an image from {_describe(image)}. Pass a file path, a PIL image, a numpy "
+        f"array (HxWxC) or a tensor."
+    )
 
 
 def load_batch(images, image_rank: int | None = None) -> list[ImageInput]:
@@ -173,8 +189,7 @@ def load_batch(images, image_rank: int | None = None) -> list[ImageInput]:
             raise ValueError("the batch of images is empty (first dimension 0).")
         return [load(im) for im in images]
     if isinstance(images, np.ndarray) and images.ndim > 4:
-        raise ValueError(f"an image batch must be NxHxWxC, got {images.ndim} dimensions (shape "
-                         f"{images.shape}).")
+        raise ValueError(f"an image batch must be NxHxWxC, got {images.ndim} dimensions (shape {images.shape}).")
     return [load(images)]
 
 
@@ -195,8 +210,10 @@ def _picture_channels(image: ImageInput, rank: int, channels) -> np.ndarray:
     if channels == 4:
         alpha = image.alpha if image.alpha is not None else np.full(rgb.shape[:2], 255.0, np.float32)
         return np.concatenate([rgb, alpha[..., None]], axis=-1)
-    raise ValueError(f"the model takes {_channels(channels)}, but a picture (file, PIL image, bytes) "
-                     f"decodes to RGB. Pass the image as an array with {_channels(channels)}.")
+    raise ValueError(
+        f"the model takes {_channels(channels)}, but a picture (file, PIL image, bytes) "
+        f"decodes to RGB. Pass the image as an array with {_channels(channels)}."
+    )
 
 
 def _array_channels(values: np.ndarray, rank: int, channels) -> np.ndarray:
@@ -206,29 +223,39 @@ def _array_channels(values: np.ndarray, rank: int, channels) -> np.ndarray:
             return values[..., 0]
         if values.ndim == 2:
             return values
-        raise ValueError(f"the model takes 2-D grayscale images (height, width) but the array has shape "
-                         f"{shape}. gradcam-widget gives the model the array as you pass it (as model.predict "
-                         f"would); convert it first, e.g. img.mean(axis=-1) or img[..., 0].")
+        raise ValueError(
+            f"the model takes 2-D grayscale images (height, width) but the array has shape "
+            f"{shape}. gradcam-widget gives the model the array as you pass it (as model.predict "
+            f"would); convert it first, e.g. img.mean(axis=-1) or img[..., 0]."
+        )
     if values.ndim == 2:
         if channels in (1, None):
             return values[..., None]
-        raise ValueError(f"the model takes {_channels(channels)} but the image is a 2-D grayscale array "
-                         f"(shape {shape}). gradcam-widget gives the model the array as you pass it (as "
-                         f"model.predict would), so it does not invent channels: give it {channels}, e.g. "
-                         f"np.repeat(img[..., None], {channels}, axis=-1).")
+        raise ValueError(
+            f"the model takes {_channels(channels)} but the image is a 2-D grayscale array "
+            f"(shape {shape}). gradcam-widget gives the model the array as you pass it (as "
+            f"model.predict would), so it does not invent channels: give it {channels}, e.g. "
+            f"np.repeat(img[..., None], {channels}, axis=-1)."
+        )
     if channels is None or shape[2] == channels:
         return values
     if shape[0] == channels and shape[2] != channels:
-        raise ValueError(f"the image array has shape {shape}: it looks channels-first. Transpose it to "
-                         f"height x width x channels, e.g. np.transpose(img, (1, 2, 0)).")
-    hint = {(4, 3): "img[..., :3] (RGBA -> RGB)", (1, 3): "np.repeat(img, 3, axis=-1) (gray -> RGB)",
-            (3, 1): "img.mean(axis=-1, keepdims=True) (RGB -> gray)"}.get((shape[2], channels),
-                                                                         f"an array with {_channels(channels)}")
+        raise ValueError(
+            f"the image array has shape {shape}: it looks channels-first. Transpose it to "
+            f"height x width x channels, e.g. np.transpose(img, (1, 2, 0))."
+        )
+    hint = {
+        (4, 3): "img[..., :3] (RGBA -> RGB)",
+        (1, 3): "np.repeat(img, 3, axis=-1) (gray -> RGB)",
+        (3, 1): "img.mean(axis=-1, keepdims=True) (RGB -> gray)",
+    }.get((shape[2], channels), f"an array with {_channels(channels)}")
     if channels == 1:
         hint += " (for a batch of 2-D grayscale images, add the channel axis: images[..., None])"
-    raise ValueError(f"the model takes {_channels(channels)} but the array has {shape[2]} (shape {shape}). "
-                     f"gradcam-widget gives the model the array as you pass it (as model.predict would), so "
-                     f"it does not convert channels; pass {hint}.")
+    raise ValueError(
+        f"the model takes {_channels(channels)} but the array has {shape[2]} (shape {shape}). "
+        f"gradcam-widget gives the model the array as you pass it (as model.predict would), so "
+        f"it does not convert channels; pass {hint}."
+    )
 
 
 def _channels(n: int) -> str:
@@ -244,8 +271,10 @@ def to_model(image: ImageInput, input_shape) -> np.ndarray:
     """
     shape = tuple(input_shape)
     if len(shape) not in (2, 3):
-        raise ValueError(f"the model's input has shape {(None,) + shape}; an image classifier takes "
-                         f"(batch, height, width, channels) or (batch, height, width).")
+        raise ValueError(
+            f"the model's input has shape {(None,) + shape}; an image classifier takes "
+            f"(batch, height, width, channels) or (batch, height, width)."
+        )
     channels = shape[2] if len(shape) == 3 else None
     channels = None if channels is None else int(channels)
     if image.kind == PICTURE:
@@ -265,8 +294,11 @@ def resize(values: np.ndarray, size) -> np.ndarray:
 
     h, w = int(h), int(w)
     shrink = ih > h or iw > w
-    out = cv2.resize(np.ascontiguousarray(values, dtype=np.float32), (w, h),
-                     interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    out = cv2.resize(
+        np.ascontiguousarray(values, dtype=np.float32),
+        (w, h),
+        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+    )
     return np.asarray(out, dtype=np.float32).reshape((h, w) + values.shape[2:])
 
 
@@ -310,8 +342,11 @@ def display(image, hint: bool = True) -> tuple[np.ndarray, str]:
     else:
         lo, hi = display_range(values, image.kind)
         if (lo, hi) not in ((0.0, 1.0), (0.0, 255.0)):
-            notes.insert(0, f"Shown min-max scaled (values {lo:.4g} to {hi:.4g}); the model gets them "
-                            f"unchanged." + (" Pass display_image= to show the original picture." if hint else ""))
+            notes.insert(
+                0,
+                f"Shown min-max scaled (values {lo:.4g} to {hi:.4g}); the model gets them "
+                f"unchanged." + (" Pass display_image= to show the original picture." if hint else ""),
+            )
     small = cap_size(np.ascontiguousarray(values))  # before scaling: the arithmetic is on the small copy
     if small.ndim == 2:  # cv2 drops a single channel axis
         small = small[..., None]

@@ -105,4 +105,3 @@ def _shell():
         return ipython.get_ipython()
     except Exception:  # noqa: BLE001
         return None
-

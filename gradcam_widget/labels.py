@@ -22,8 +22,10 @@ def _imagenet_names() -> tuple[str, ...]:
     text = resources.files("gradcam_widget").joinpath("data/imagenet_classes.json").read_text("utf-8")
     names = tuple(json.loads(text)["names"])
     if len(names) != IMAGENET_NUM_CLASSES:
-        raise RuntimeError(f"imagenet_classes.json holds {len(names)} names instead of 1000: the "
-                           f"installation is damaged; reinstall gradcam-widget.")
+        raise RuntimeError(
+            f"imagenet_classes.json holds {len(names)} names instead of 1000: the "
+            f"installation is damaged; reinstall gradcam-widget."
+        )
     return names
 
 
@@ -44,13 +46,16 @@ def _from_mapping(names: Mapping, num_classes: int) -> list[str]:
     elif all(_is_index(v) for _, v in items):
         index_to_name = {int(v): k for k, v in items}
     else:
-        raise TypeError("a class_names dict must map class index -> name (or name -> index, like "
-                        "keras' class_indices).")
+        raise TypeError(
+            "a class_names dict must map class index -> name (or name -> index, like keras' class_indices)."
+        )
     missing = [i for i in range(num_classes) if i not in index_to_name]
     extra = sorted(k for k in index_to_name if not 0 <= k < num_classes)
     if missing or extra or len(index_to_name) != len(items):
-        raise ValueError(f"class_names must name each class index 0..{num_classes - 1} exactly once; "
-                         f"missing {missing[:5]}, out of range {extra[:5]}.")
+        raise ValueError(
+            f"class_names must name each class index 0..{num_classes - 1} exactly once; "
+            f"missing {missing[:5]}, out of range {extra[:5]}."
+        )
     return [str(index_to_name[i]) for i in range(num_classes)]
 
 
@@ -67,8 +72,7 @@ def class_names_for(num_classes: int, class_names=None) -> list[str]:
             return imagenet_class_names()
         return [f"class {i}" for i in range(int(num_classes))]
     if isinstance(class_names, (str, bytes)):
-        raise TypeError(f"class_names must be a list of names, one per class, not a single string "
-                        f"({class_names!r}).")
+        raise TypeError(f"class_names must be a list of names, one per class, not a single string ({class_names!r}).")
     if isinstance(class_names, Mapping):
         return valid_unicode(_from_mapping(class_names, num_classes))
     try:
@@ -76,8 +80,10 @@ def class_names_for(num_classes: int, class_names=None) -> list[str]:
     except TypeError:
         raise TypeError(f"class_names must be a list of names, got {type(class_names).__name__}.") from None
     if len(names) != num_classes:
-        raise ValueError(f"class_names has {len(names)} names but the model has {num_classes} classes. "
-                         f"Pass one name per model output, in output order.")
+        raise ValueError(
+            f"class_names has {len(names)} names but the model has {num_classes} classes. "
+            f"Pass one name per model output, in output order."
+        )
     return valid_unicode(names)
 
 
@@ -91,9 +97,12 @@ def valid_unicode(names: list[str]) -> list[str]:
     import warnings
 
     shown = ", ".join(f"class_names[{i}]" for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-    warnings.warn(f"{shown} contain{'s' if len(bad) == 1 else ''} invalid Unicode (a lone surrogate), "
-                  f"shown as \ufffd (U+FFFD). Decode the names as UTF-8 text before passing class_names.",
-                  UserWarning, stacklevel=3)
+    warnings.warn(
+        f"{shown} contain{'s' if len(bad) == 1 else ''} invalid Unicode (a lone surrogate), "
+        f"shown as \ufffd (U+FFFD). Decode the names as UTF-8 text before passing class_names.",
+        UserWarning,
+        stacklevel=3,
+    )
     cleaned = list(names)
     for i in bad:
         cleaned[i] = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in names[i])

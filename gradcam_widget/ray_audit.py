@@ -38,8 +38,9 @@ class AuditBatch:
         elif callable(model) and not hasattr(model, "predict"):
             model = model()
         engine = {k: settings.pop(k) for k in ("preprocess", "output", "input_size", "layer") if k in settings}
-        self._explainer = Explainer(model, compiled=True, cache_size=max(int(settings.get("chunk_size", 16)), 1),
-                                    **engine)
+        self._explainer = Explainer(
+            model, compiled=True, cache_size=max(int(settings.get("chunk_size", 16)), 1), **engine
+        )
         self._settings = {**settings, "progress_after": 3600.0}
 
     def __call__(self, batch: dict):
@@ -56,8 +57,7 @@ class AuditBatch:
         return table
 
 
-def audit_ray(model, images, labels=None, *, actors: int = 2, batch_size: int = 32, num_gpus: float = 0,
-              **settings):
+def audit_ray(model, images, labels=None, *, actors: int = 2, batch_size: int = 32, num_gpus: float = 0, **settings):
     """:func:`~gradcam_widget.audit.audit` on Ray: ``images`` (an array or a list of paths) are split
     into batches for ``actors`` actors, each with its own model (``model`` as in :class:`AuditBatch`).
     Uses the running Ray (``ray.init(...)`` first to choose the cluster); rows in the input's order."""
@@ -71,11 +71,16 @@ def audit_ray(model, images, labels=None, *, actors: int = 2, batch_size: int = 
     n = len(images)
     if labels is not None and len(labels) != n:
         raise ValueError(f"labels has {len(labels)} entries but there are {n} images.")
-    items = [{"id": i, "image": images[i], **({} if labels is None else {"label": int(labels[i])})}
-             for i in range(n)]
+    items = [{"id": i, "image": images[i], **({} if labels is None else {"label": int(labels[i])})} for i in range(n)]
     rows = ray.data.from_items(items).map_batches(
-        AuditBatch, fn_constructor_args=(model,), fn_constructor_kwargs=settings, batch_size=batch_size,
-        concurrency=int(actors), num_gpus=num_gpus, batch_format="numpy")
+        AuditBatch,
+        fn_constructor_args=(model,),
+        fn_constructor_kwargs=settings,
+        batch_size=batch_size,
+        concurrency=int(actors),
+        num_gpus=num_gpus,
+        batch_format="numpy",
+    )
     table = rows.to_pandas().sort_values("id", kind="stable").reset_index(drop=True)
     if isinstance(images, (list, tuple)) and all(isinstance(p, str) for p in images):
         table["id"] = [images[i] for i in table["id"]]

@@ -131,8 +131,14 @@ def _squash(name: str) -> str:
 _M = "gradcam_widget.explain.methods:"
 for _entry in (
     MethodInfo("gradcam", "Grad-CAM", "gradient", _M + "gradcam", mean_gradient_weights=True, in_strip=True),
-    MethodInfo("gradcam++", "Grad-CAM++", "gradient", _M + "gradcam_plus_plus", in_strip=True,
-               aliases=("gradcampp", "gradcamplusplus")),
+    MethodInfo(
+        "gradcam++",
+        "Grad-CAM++",
+        "gradient",
+        _M + "gradcam_plus_plus",
+        in_strip=True,
+        aliases=("gradcampp", "gradcamplusplus"),
+    ),
     MethodInfo("hirescam", "HiResCAM", "gradient", _M + "hirescam", in_strip=True),
     MethodInfo("layercam", "Layer-CAM", "gradient", _M + "layercam", in_strip=True),
     MethodInfo("xgradcam", "XGrad-CAM", "gradient", _M + "xgradcam"),

@@ -18,8 +18,10 @@ import anywidget
 
 from .frontend import front_end_source, static_file
 
-_CSP = ("default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
-        "img-src data: blob:; connect-src 'none'; base-uri 'none'; form-action 'none'")
+_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
+    "img-src data: blob:; connect-src 'none'; base-uri 'none'; form-action 'none'"
+)
 _PAGE_CSS = """
 :root { color-scheme: light dark; }
 body { margin: 16px; font-family: system-ui, sans-serif; background: Canvas; color: CanvasText; }

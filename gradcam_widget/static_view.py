@@ -38,31 +38,35 @@ def picture(image: np.ndarray, heatmap: np.ndarray, colormap: str, opacity: floa
     size = display_size(width, height)
     if size != (width, height):
         shrink = size[0] < width
-        image = cv2.resize(np.ascontiguousarray(image), size,
-                           interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        image = cv2.resize(
+            np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        )
     return colormaps.overlay(image, heatmap, colormap, opacity)
 
 
 def class_lines(top_classes: list[dict], selected: int, class_names: list[str]) -> list[tuple[bool, str]]:
     """The class list as (is_selected, text) lines; a selection outside the top-k comes last."""
-    lines = [(int(t["index"]) == selected,
-              f"{t['name']} (#{int(t['index'])}) {float(t['probability']) * 100:.1f}%") for t in top_classes]
+    lines = [
+        (int(t["index"]) == selected, f"{t['name']} (#{int(t['index'])}) {float(t['probability']) * 100:.1f}%")
+        for t in top_classes
+    ]
     if not any(is_selected for is_selected, _ in lines):
         name = class_names[selected] if 0 <= selected < len(class_names) else f"class {selected}"
         lines.append((True, f"{name} (#{selected})"))
     return lines
 
 
-def static_html(png: bytes, width: int, height: int, *, lines: list[tuple[bool, str]], shown: str,
-                note: str) -> str:
+def static_html(png: bytes, width: int, height: int, *, lines: list[tuple[bool, str]], shown: str, note: str) -> str:
     """A small HTML block: the picture as a data URI and the class list as escaped text.
 
     No scripts, no external resources, colours inherited from the page (light or dark)."""
     src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     items = "".join(
-        f'<li data-selected="true"><strong>{html.escape(text)}</strong></li>' if is_selected
+        f'<li data-selected="true"><strong>{html.escape(text)}</strong></li>'
+        if is_selected
         else f"<li>{html.escape(text)}</li>"
-        for is_selected, text in lines)
+        for is_selected, text in lines
+    )
     return (
         '<div class="gcw-static" data-testid="gcw-static" style="display:flex;flex-wrap:wrap;gap:16px;'
         'align-items:flex-start;font-family:system-ui,sans-serif;font-size:13px;line-height:1.4">'
@@ -71,6 +75,7 @@ def static_html(png: bytes, width: int, height: int, *, lines: list[tuple[bool, 
         '<div style="min-width:200px;max-width:360px">'
         '<div style="font-weight:600">Top classes</div>'
         f'<ol style="margin:4px 0 8px;padding-left:22px">{items}</ol>'
-        f'<div>{html.escape(shown)}</div>'
+        f"<div>{html.escape(shown)}</div>"
         f'<div style="font-size:12px;margin-top:4px">{html.escape(note)}</div>'
-        '</div></div>')
+        "</div></div>"
+    )

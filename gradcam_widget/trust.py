@@ -58,7 +58,7 @@ class Faithfulness:
     random_insertion_auc: float
     random_maps: int
     baseline: str
-    flat: bool          # every curve (this map's and the random ones') moved by less than FLAT_RANGE
+    flat: bool  # every curve (this map's and the random ones') moved by less than FLAT_RANGE
     verdict: str = ""
 
 
@@ -96,51 +96,72 @@ def difference(gradcam, hirescam) -> Difference:
     """Where Grad-CAM and HiResCAM disagree, and what that means, for a student."""
     if gradcam.raw.shape != hirescam.raw.shape:
         raise ValueError("the Grad-CAM and HiResCAM maps have different shapes; compute both at one layer.")
-    values = (gradcam.normalized.astype(np.float32) - hirescam.normalized.astype(np.float32))
+    values = gradcam.normalized.astype(np.float32) - hirescam.normalized.astype(np.float32)
     max_abs = float(np.abs(values).max()) if values.size else 0.0
     if not gradcam.has_evidence and not hirescam.has_evidence:
         text = "Neither Grad-CAM nor HiResCAM finds positive evidence for this class at this layer."
     elif max_abs <= SAME_MAP:
         by = "less than 0.01" if max_abs < 0.01 else f"at most {max_abs:.2f}"
-        text = (f"Grad-CAM and HiResCAM agree (they differ by {by} of the maximum). "
-                f"This happens when the model averages the layer's maps before deciding (global "
-                f"average pooling): then Grad-CAM is exact.")
+        text = (
+            f"Grad-CAM and HiResCAM agree (they differ by {by} of the maximum). "
+            f"This happens when the model averages the layer's maps before deciding (global "
+            f"average pooling): then Grad-CAM is exact."
+        )
     else:
         red = float(np.clip(values, 0, None).sum())
         share = red / float(np.abs(values).sum())
-        text = (f"Grad-CAM and HiResCAM differ by up to {max_abs:.2f} of the maximum. Red marks weight "
-                f"Grad-CAM puts where HiResCAM, which follows the gradient position by position, puts less "
-                f"({share:.0%} of the difference): Grad-CAM averages the gradient over the whole map, so "
-                f"red areas may not be what the model used. Blue marks the reverse.")
+        text = (
+            f"Grad-CAM and HiResCAM differ by up to {max_abs:.2f} of the maximum. Red marks weight "
+            f"Grad-CAM puts where HiResCAM, which follows the gradient position by position, puts less "
+            f"({share:.0%} of the difference): Grad-CAM averages the gradient over the whole map, so "
+            f"red areas may not be what the model used. Blue marks the reverse."
+        )
     return Difference(values, max_abs, text)
 
 
-def faithfulness_verdict(class_name: str, d: float, rd: float, i: float, ri: float, *,
-                         flat: bool, has_evidence: bool, baseline: str = "blur") -> str:
+def faithfulness_verdict(
+    class_name: str, d: float, rd: float, i: float, ri: float, *, flat: bool, has_evidence: bool, baseline: str = "blur"
+) -> str:
     """The deletion/insertion comparison in one or two plain sentences."""
     numbers = f"(deletion area {d:.2f} vs {rd:.2f} for random maps; insertion {i:.2f} vs {ri:.2f})"
     if flat:
         how = "blurring" if baseline == "blur" else "blacking out"
-        return (f"Inconclusive: {how} or restoring pixels in any order barely moves the probability of "
-                f"{class_name} {numbers}, so this test cannot rank the map. The model may decide from the "
-                f"whole scene rather than from any region.")
+        return (
+            f"Inconclusive: {how} or restoring pixels in any order barely moves the probability of "
+            f"{class_name} {numbers}, so this test cannot rank the map. The model may decide from the "
+            f"whole scene rather than from any region."
+        )
     note = "" if has_evidence else " This map has no positive evidence, so its pixel order is random."
     better_d, better_i = d < rd - AUC_MARGIN, i > ri + AUC_MARGIN
     if better_d and better_i:
-        return (f"Faithful: removing the pixels this map ranks highest lowers the probability of {class_name} "
-                f"faster than removing pixels in random order, and restoring them first brings it back "
-                f"faster {numbers}. The model does rely on what the map highlights.{note}")
+        return (
+            f"Faithful: removing the pixels this map ranks highest lowers the probability of {class_name} "
+            f"faster than removing pixels in random order, and restoring them first brings it back "
+            f"faster {numbers}. The model does rely on what the map highlights.{note}"
+        )
     if better_d or better_i:
         which = "removing" if better_d else "restoring"
-        return (f"Partly faithful: for {class_name}, only {which} the highlighted pixels first beats random "
-                f"order {numbers}. The model uses some of what the map highlights, but not all of its reasons are there.{note}")
-    return (f"Not better than random: the pixels this map ranks highest matter no more to the probability "
-            f"of {class_name} than random pixels {numbers}. Do not read this map as the model's reason.{note}")
+        return (
+            f"Partly faithful: for {class_name}, only {which} the highlighted pixels first beats random "
+            f"order {numbers}. The model uses some of what the map highlights, but not all of its reasons are there.{note}"
+        )
+    return (
+        f"Not better than random: the pixels this map ranks highest matter no more to the probability "
+        f"of {class_name} than random pixels {numbers}. Do not read this map as the model's reason.{note}"
+    )
 
 
-def faithfulness(explainer, image, cam, *, class_name: str, steps: int = PANEL_STEPS,
-                 random_count: int = RANDOM_MAPS, seed: int = 0,
-                 progress: Callable | None = None) -> Faithfulness:
+def faithfulness(
+    explainer,
+    image,
+    cam,
+    *,
+    class_name: str,
+    steps: int = PANEL_STEPS,
+    random_count: int = RANDOM_MAPS,
+    seed: int = 0,
+    progress: Callable | None = None,
+) -> Faithfulness:
     """Deletion and insertion of ``cam`` and of ``random_count`` random maps.
 
     Blur first (see :mod:`gradcam_widget.metrics.faithfulness`). When every blurred curve is flat,
@@ -156,13 +177,22 @@ def faithfulness(explainer, image, cam, *, class_name: str, steps: int = PANEL_S
         black = _curves(explainer, image, cam, maps, steps, "black", counter)
         if not black.flat:
             result = black
-            note = (f"With blurred pixels every curve stayed flat: blur keeps colours, and this model's decision "
-                    f"for {class_name} does not depend on the detail blur removes (it may read colour or the "
-                    f"whole scene). The curves below paint removed pixels black instead, which removes colour "
-                    f"too. ")
-    verdict = faithfulness_verdict(class_name, result.deletion_auc, result.random_deletion_auc,
-                                   result.insertion_auc, result.random_insertion_auc, flat=result.flat,
-                                   has_evidence=bool(cam.has_evidence), baseline=result.baseline)
+            note = (
+                f"With blurred pixels every curve stayed flat: blur keeps colours, and this model's decision "
+                f"for {class_name} does not depend on the detail blur removes (it may read colour or the "
+                f"whole scene). The curves below paint removed pixels black instead, which removes colour "
+                f"too. "
+            )
+    verdict = faithfulness_verdict(
+        class_name,
+        result.deletion_auc,
+        result.random_deletion_auc,
+        result.insertion_auc,
+        result.random_insertion_auc,
+        flat=result.flat,
+        has_evidence=bool(cam.has_evidence),
+        baseline=result.baseline,
+    )
     return replace(result, verdict=note + verdict)
 
 
@@ -179,6 +209,7 @@ class _Counter:
             self.done = start + n
             if self.progress is not None:
                 self.progress(self.done, self.total)
+
         return report
 
 
@@ -186,16 +217,28 @@ def _curves(explainer, image, cam, maps, steps, baseline, counter) -> Faithfulne
     """Deletion and insertion of ``maps[0]`` and the mean curves of the others (random maps); no verdict."""
     from .metrics import auc, deletion, insertion
 
-    results = [tuple(fn(explainer, image, m, cam.class_index, steps=steps, baseline=baseline,
-                        progress=counter.for_curve()) for fn in (deletion, insertion)) for m in maps]
+    results = [
+        tuple(
+            fn(explainer, image, m, cam.class_index, steps=steps, baseline=baseline, progress=counter.for_curve())
+            for fn in (deletion, insertion)
+        )
+        for m in maps
+    ]
     fractions = results[0][0].fractions
     own_d, own_i = results[0][0].probabilities, results[0][1].probabilities
     rand_d = np.mean([r[0].probabilities for r in results[1:]], axis=0)
     rand_i = np.mean([r[1].probabilities for r in results[1:]], axis=0)
-    return Faithfulness(fractions, own_d, own_i, rand_d, rand_i,
-                        *(auc(fractions, c) for c in (own_d, own_i, rand_d, rand_i)),
-                        random_maps=len(maps) - 1, baseline=baseline,
-                        flat=all(float(np.ptp(c.probabilities)) < FLAT_RANGE for r in results for c in r))
+    return Faithfulness(
+        fractions,
+        own_d,
+        own_i,
+        rand_d,
+        rand_i,
+        *(auc(fractions, c) for c in (own_d, own_i, rand_d, rand_i)),
+        random_maps=len(maps) - 1,
+        baseline=baseline,
+        flat=all(float(np.ptp(c.probabilities)) < FLAT_RANGE for r in results for c in r),
+    )
 
 
 def _step_words(randomised: list, total: int) -> str:
@@ -215,23 +258,49 @@ def randomization(explainer, image, cam, *, progress: Callable | None = None) ->
     from .metrics import randomization_check
 
     if not cam.has_evidence:
-        return Randomization(np.zeros(0), [], 0.0, False,
-                             "Not run: this map has no positive evidence, so there is nothing to compare with "
-                             "a randomised model. Try the class the model predicts, or another layer.")
+        return Randomization(
+            np.zeros(0),
+            [],
+            0.0,
+            False,
+            "Not run: this map has no positive evidence, so there is nothing to compare with "
+            "a randomised model. Try the class the model predicts, or another layer.",
+        )
     layers = "all" if registry.is_slow(cam.method) else None
-    result = randomization_check(explainer, image, cam.class_index, method=cam.method, layer=cam.layer,
-                                 layers=layers, progress=progress if progress is not None else False,
-                                 contrast=getattr(cam, "contrast", None))
+    result = randomization_check(
+        explainer,
+        image,
+        cam.class_index,
+        method=cam.method,
+        layer=cam.layer,
+        layers=layers,
+        progress=progress if progress is not None else False,
+        contrast=getattr(cam, "contrast", None),
+    )
     total = len(result.layers[-1])  # the cascade and "all" both end with every learned layer random
-    return Randomization(np.asarray(result.correlations, dtype=np.float64),
-                         [_step_words(step, total) for step in result.layers],
-                         float(result.final_correlation), bool(result.passed), result.verdict)
+    return Randomization(
+        np.asarray(result.correlations, dtype=np.float64),
+        [_step_words(step, total) for step in result.layers],
+        float(result.final_correlation),
+        bool(result.passed),
+        result.verdict,
+    )
 
 
-def trust_sections(explainer, image, class_index: int, method: str, layer: str, *, class_name: str,
-                   scorecam: bool = False, cam_for: Callable | None = None,
-                   progress: Callable | None = None, cancel: Callable | None = None,
-                   skip: frozenset = frozenset()) -> Iterator[tuple[str, object]]:
+def trust_sections(
+    explainer,
+    image,
+    class_index: int,
+    method: str,
+    layer: str,
+    *,
+    class_name: str,
+    scorecam: bool = False,
+    cam_for: Callable | None = None,
+    progress: Callable | None = None,
+    cancel: Callable | None = None,
+    skip: frozenset = frozenset(),
+) -> Iterator[tuple[str, object]]:
     """Yield ``(name, value)`` for each section of the report, cheapest first.
 
     ``("strip", (method, CamMap))`` once per strip method, ``("difference", Difference)``,
@@ -244,6 +313,7 @@ def trust_sections(explainer, image, class_index: int, method: str, layer: str, 
     from .explain import Cancelled
 
     if cam_for is None:
+
         def cam_for(k, m, lay, **hooks):
             return explainer.cam(image, k, method=m, layer=lay, **hooks)
 
@@ -256,6 +326,7 @@ def trust_sections(explainer, image, class_index: int, method: str, layer: str, 
             check()
             if progress is not None:
                 progress(section, done, total)
+
         return report
 
     strip = {}
@@ -266,16 +337,18 @@ def trust_sections(explainer, image, class_index: int, method: str, layer: str, 
             yield "strip", (m, strip[m])
     if "difference" not in skip:
         yield "difference", difference(strip["gradcam"], strip["hirescam"])
-    current = strip.get(method) or cam_for(class_index, method, layer,
-                                           **({"progress": hook(method), "cancel": cancel}
-                                              if registry.is_slow(method) else {}))
+    current = strip.get(method) or cam_for(
+        class_index, method, layer, **({"progress": hook(method), "cancel": cancel} if registry.is_slow(method) else {})
+    )
     if "randomization" not in skip:  # before faithfulness: a few maps, cheaper than 200+ images
         check()
         yield "randomization", randomization(explainer, image, current, progress=hook("randomization"))
     if "faithfulness" not in skip:
         check()
-        yield "faithfulness", faithfulness(explainer, image, current, class_name=class_name,
-                                           progress=hook("faithfulness"))
+        yield (
+            "faithfulness",
+            faithfulness(explainer, image, current, class_name=class_name, progress=hook("faithfulness")),
+        )
     if scorecam:
         for m in registry.strip_names(slow=True):
             if m not in skip:

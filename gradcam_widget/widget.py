@@ -77,8 +77,7 @@ def top_classes(probabilities: np.ndarray, logits: np.ndarray, names: list[str],
     scores = np.asarray(logits, dtype=np.float64).reshape(-1)
     order = np.argsort(-np.nan_to_num(probs, nan=-np.inf), kind="stable")[:k]
     return [
-        {"index": int(i), "name": names[i], "probability": float(probs[i]), "score": float(scores[i])}
-        for i in order
+        {"index": int(i), "name": names[i], "probability": float(probs[i]), "score": float(scores[i])} for i in order
     ]
 
 
@@ -143,8 +142,8 @@ class GradCAMWidget(anywidget.AnyWidget):
     method_labels = traitlets.Dict().tag(sync=True)  # method name -> its name in words (the registry's)
     layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
-    stale = traitlets.Bool(False).tag(sync=True)      # the maps shown were computed for earlier weights
-    notice = traitlets.Unicode("").tag(sync=True)     # why the kernel refused a value the page sent
+    stale = traitlets.Bool(False).tag(sync=True)  # the maps shown were computed for earlier weights
+    notice = traitlets.Unicode("").tag(sync=True)  # why the kernel refused a value the page sent
     colormap_tables = traitlets.Dict().tag(sync=True)
     diverging_table = traitlets.Bytes(b"").tag(sync=True)
     trust = traitlets.Dict().tag(sync=True)
@@ -159,9 +158,21 @@ class GradCAMWidget(anywidget.AnyWidget):
     trust_open = traitlets.Bool(False).tag(sync=True)
     trust_scorecam = traitlets.Bool(False).tag(sync=True)
 
-    def __init__(self, explainer, image, class_names=None, top_k: int | None = None, method: str = "gradcam",
-                 layer: str | None = None, colormap: str = "jet", opacity: float = 0.4, *,
-                 display_image=None, contrast: int | None = None, **kwargs):
+    def __init__(
+        self,
+        explainer,
+        image,
+        class_names=None,
+        top_k: int | None = None,
+        method: str = "gradcam",
+        layer: str | None = None,
+        colormap: str = "jet",
+        opacity: float = 0.4,
+        *,
+        display_image=None,
+        contrast: int | None = None,
+        **kwargs,
+    ):
         self._ready = False
         self._explainer = explainer
         _check_colormap(colormap)
@@ -177,8 +188,9 @@ class GradCAMWidget(anywidget.AnyWidget):
         _check_top_k(top_k, num_classes)
         layer = explainer.layer_name if layer is None else layer
         if not isinstance(layer, str) or not layer:
-            raise TypeError(f"layer must be a layer name (str), got {layer!r}. Candidates: "
-                            f"{', '.join(explainer.candidate_layers)}.")
+            raise TypeError(
+                f"layer must be a layer name (str), got {layer!r}. Candidates: {', '.join(explainer.candidate_layers)}."
+            )
         if contrast is not None:
             contrast = explainer.check_class(contrast)
         self._contrast = contrast
@@ -194,7 +206,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._topk_cams: dict[int, object] = {}
         self._topk_key: tuple | None = None  # MapKey.view() of the top-k maps
         self._last_error: Exception | None = None
-        self._map_job = BackgroundJob("gradcam-widget-worker")   # slow maps; every request supersedes
+        self._map_job = BackgroundJob("gradcam-widget-worker")  # slow maps; every request supersedes
         self._trust_job = BackgroundJob("gradcam-widget-trust")  # the trust report, the same way
         self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # MapKey -> finished sections
 
@@ -318,8 +330,9 @@ class GradCAMWidget(anywidget.AnyWidget):
     @property
     def heatmap(self) -> np.ndarray:
         """Normalised map (float32, h x w, in [0, 1]) of the selected class; computed if needed."""
-        return np.array(self._cam_for(self.selected_class, self.method, self.layer).normalized,
-                        dtype=np.float32, copy=True)
+        return np.array(
+            self._cam_for(self.selected_class, self.method, self.layer).normalized, dtype=np.float32, copy=True
+        )
 
     def to_png(self, path=None) -> bytes:
         """The overlay as shown (image + coloured map at the current opacity), PNG-encoded.
@@ -366,8 +379,10 @@ class GradCAMWidget(anywidget.AnyWidget):
             refused.extend((name, _error_message(err)) for name in accepted)
         if refused:
             self.send_state([name for name, _ in refused])
-            self.notice = " ".join(f"Kept {name} = {_shown(getattr(self, name))}: {why}" if name in PAGE_TRAITS
-                                   else why for name, why in refused)
+            self.notice = " ".join(
+                f"Kept {name} = {_shown(getattr(self, name))}: {why}" if name in PAGE_TRAITS else why
+                for name, why in refused
+            )
         elif accepted and self.notice:
             self.notice = ""
 
@@ -376,15 +391,18 @@ class GradCAMWidget(anywidget.AnyWidget):
         value = proposal["value"]
         n = len(self.class_names) if self.class_names else int(self._explainer.num_classes)
         if not 0 <= value < n:
-            raise traitlets.TraitError(f"selected_class {value} is out of range: the model has {n} "
-                                       f"classes (0..{n - 1}).")
+            raise traitlets.TraitError(
+                f"selected_class {value} is out of range: the model has {n} classes (0..{n - 1})."
+            )
         return value
 
     @traitlets.validate("contrast")
     def _fixed_contrast(self, proposal):
         if self._ready and proposal["value"] != self._contrast:
-            raise traitlets.TraitError("contrast is fixed when the widget is made (its maps and the browser's "
-                                       "cache are for that contrast); make a new widget with contrast=.")
+            raise traitlets.TraitError(
+                "contrast is fixed when the widget is made (its maps and the browser's "
+                "cache are for that contrast); make a new widget with contrast=."
+            )
         return proposal["value"]
 
     @traitlets.validate("opacity")
@@ -428,8 +446,12 @@ class GradCAMWidget(anywidget.AnyWidget):
     # ----------------------------------------------------------------- internals
     def _key(self, k: int | None = None, method: str | None = None, layer: str | None = None) -> MapKey:
         """The request of the current selection (or of the class/method/layer given)."""
-        return MapKey(int(self.selected_class if k is None else k), self.method if method is None else method,
-                      self.layer if layer is None else layer, self._contrast)
+        return MapKey(
+            int(self.selected_class if k is None else k),
+            self.method if method is None else method,
+            self.layer if layer is None else layer,
+            self._contrast,
+        )
 
     def _store_topk(self, cams, key: MapKey) -> None:
         self._topk_cams = {k: cams[i] for i, k in enumerate(self._top_indices)}
@@ -456,8 +478,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         if key.contrast is not None and key.class_index == key.contrast:
             return self._engine_cams(key, [key.class_index])[0]
         against = {} if key.contrast is None else {"contrast": key.contrast}
-        return self._explainer.cam(self._input, key.class_index, method=key.method, layer=key.layer, **against,
-                                   **hooks)
+        return self._explainer.cam(self._input, key.class_index, method=key.method, layer=key.layer, **against, **hooks)
 
     def _engine_cams(self, key: MapKey, classes, **hooks) -> list:
         """The explainer's maps of ``classes`` in one pass; with ``contrast``, the contrastive maps "why
@@ -468,11 +489,15 @@ class GradCAMWidget(anywidget.AnyWidget):
         from .explain.results import make_cam_map
 
         others = [c for c in classes if c != b]
-        found = dict(zip(others, self._explainer.cams(self._input, others, method=method, layer=layer,
-                                                      contrast=b, **hooks))) if others else {}
+        found = (
+            dict(
+                zip(others, self._explainer.cams(self._input, others, method=method, layer=layer, contrast=b, **hooks))
+            )
+            if others
+            else {}
+        )
         if b in classes:
-            found[b] = make_cam_map(np.zeros(self._explainer.layer_shape(layer)[:2], np.float32), b, method,
-                                    layer, b)
+            found[b] = make_cam_map(np.zeros(self._explainer.layer_shape(layer)[:2], np.float32), b, method, layer, b)
         return [found[c] for c in classes]
 
     def _fail(self, err: Exception, key: MapKey) -> None:
@@ -499,8 +524,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             return
         if registry.is_slow(key.method):  # a fast map is sent before a "computing" status could be drawn
             self.status = _status("computing", "", key)
-        self._compute(lambda **hooks: self._engine_cam(key, **hooks),
-                      lambda cam: self._finish_extra(cam, key), key)
+        self._compute(lambda **hooks: self._engine_cam(key, **hooks), lambda cam: self._finish_extra(cam, key), key)
 
     def _finish_extra(self, cam, key: MapKey) -> None:
         self._cache.put(key, cam)
@@ -522,8 +546,11 @@ class GradCAMWidget(anywidget.AnyWidget):
             self._finish_refresh(cached, wanted, key)
             return
         self.status = _status("computing", "", key)
-        self._compute(lambda **hooks: self._engine_cams(key, wanted, **hooks),
-                      lambda cams: self._finish_refresh(cams, wanted, key), key)
+        self._compute(
+            lambda **hooks: self._engine_cams(key, wanted, **hooks),
+            lambda cams: self._finish_refresh(cams, wanted, key),
+            key,
+        )
 
     def _finish_refresh(self, cams, wanted, key: MapKey) -> None:
         for c, cam in zip(wanted, cams):
@@ -612,8 +639,18 @@ class GradCAMWidget(anywidget.AnyWidget):
             skip = frozenset(done.get("strip", {})) | frozenset(s for s in done if s != "strip")
             try:
                 for section, value in trust_report.trust_sections(
-                        self._explainer, self._input, k, method, layer, class_name=name, scorecam=scorecam,
-                        cam_for=self._cam_for, progress=progress, cancel=superseded, skip=skip):
+                    self._explainer,
+                    self._input,
+                    k,
+                    method,
+                    layer,
+                    class_name=name,
+                    scorecam=scorecam,
+                    cam_for=self._cam_for,
+                    progress=progress,
+                    cancel=superseded,
+                    skip=skip,
+                ):
                     if superseded():
                         return
                     if section == "strip":
@@ -661,19 +698,25 @@ class GradCAMWidget(anywidget.AnyWidget):
         """The current view as static HTML (picture + class list as text), as exported pages show it."""
         k = int(self.selected_class)
         name = self.class_names[k] if 0 <= k < len(self.class_names) else f"class {k}"
-        shown = (f"Showing: {name} (#{k}) · {self.method} · layer {self.layer} · {self.colormap}, "
-                 f"opacity {round(self.opacity * 100)}%")
+        shown = (
+            f"Showing: {name} (#{k}) · {self.method} · layer {self.layer} · {self.colormap}, "
+            f"opacity {round(self.opacity * 100)}%"
+        )
         return static_view.static_html(
-            png, width, height, lines=static_view.class_lines(list(self.top_classes), k, list(self.class_names)),
-            shown=shown, note="Still picture of the widget (it needs a running kernel to be interactive).")
+            png,
+            width,
+            height,
+            lines=static_view.class_lines(list(self.top_classes), k, list(self.class_names)),
+            shown=shown,
+            note="Still picture of the widget (it needs a running kernel to be interactive).",
+        )
 
     def _describe(self) -> str:
         k = self.selected_class
         name = self.class_names[k] if 0 <= k < len(self.class_names) else "?"
         prob = next((t["probability"] for t in self.top_classes if t["index"] == k), None)
         shown = f", p={prob:.3f}" if prob is not None else ""
-        return (f"GradCAMWidget(class {k} {name!r}{shown}, method={self.method!r}, "
-                f"layer={self.layer!r})")
+        return f"GradCAMWidget(class {k} {name!r}{shown}, method={self.method!r}, layer={self.layer!r})"
 
 
 _TRUST_SECTIONS = ("difference", "randomization", "faithfulness")
@@ -695,30 +738,56 @@ def _floats(values) -> list[float]:
 def _trust_payload(done: dict, key: MapKey, strip_methods: list, state: str, message: str) -> dict:
     """The ``trust`` trait (docs/protocol.md) from the sections computed so far."""
     strip = done.get("strip", {})
-    report = {**key.wire(), "state": state, "message": message,
-              "strip": [{**map_payload(strip[m], key._replace(method=m)), "label": trust_report.method_label(m)}
-                        for m in strip_methods if m in strip],
-              "strip_pending": [m for m in strip_methods if m not in strip],
-              "difference": {}, "faithfulness": {}, "randomization": {}}
+    report = {
+        **key.wire(),
+        "state": state,
+        "message": message,
+        "strip": [
+            {**map_payload(strip[m], key._replace(method=m)), "label": trust_report.method_label(m)}
+            for m in strip_methods
+            if m in strip
+        ],
+        "strip_pending": [m for m in strip_methods if m not in strip],
+        "difference": {},
+        "faithfulness": {},
+        "randomization": {},
+    }
     if "difference" in done:
         diff = done["difference"]
         values = np.ascontiguousarray(diff.values, dtype="<f4")
-        report["difference"] = {"height": int(values.shape[0]), "width": int(values.shape[1]),
-                                "raw": values.tobytes(), "max_abs": float(diff.max_abs), "text": diff.text}
+        report["difference"] = {
+            "height": int(values.shape[0]),
+            "width": int(values.shape[1]),
+            "raw": values.tobytes(),
+            "max_abs": float(diff.max_abs),
+            "text": diff.text,
+        }
     if "faithfulness" in done:
         f = done["faithfulness"]
         report["faithfulness"] = {
-            "baseline": f.baseline, "steps": int(len(f.fractions) - 1), "fractions": _floats(f.fractions),
-            "deletion": _floats(f.deletion), "insertion": _floats(f.insertion),
-            "random_deletion": _floats(f.random_deletion), "random_insertion": _floats(f.random_insertion),
-            "deletion_auc": float(f.deletion_auc), "insertion_auc": float(f.insertion_auc),
+            "baseline": f.baseline,
+            "steps": int(len(f.fractions) - 1),
+            "fractions": _floats(f.fractions),
+            "deletion": _floats(f.deletion),
+            "insertion": _floats(f.insertion),
+            "random_deletion": _floats(f.random_deletion),
+            "random_insertion": _floats(f.random_insertion),
+            "deletion_auc": float(f.deletion_auc),
+            "insertion_auc": float(f.insertion_auc),
             "random_deletion_auc": float(f.random_deletion_auc),
             "random_insertion_auc": float(f.random_insertion_auc),
-            "random_maps": int(f.random_maps), "verdict": f.verdict}
+            "random_maps": int(f.random_maps),
+            "verdict": f.verdict,
+        }
     if "randomization" in done:
         r = done["randomization"]
-        report["randomization"] = {"correlations": _floats(r.correlations), "steps": list(r.steps),
-                                   "final": float(r.final), "passed": bool(r.passed), "verdict": r.verdict}
+        report["randomization"] = {
+            "correlations": _floats(r.correlations),
+            "steps": list(r.steps),
+            "final": float(r.final),
+            "passed": bool(r.passed),
+            "verdict": r.verdict,
+        }
     return report
 
 
@@ -730,8 +799,7 @@ def _check_top_k(top_k, num_classes: int) -> None:
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
         raise TypeError(f"top_k must be an int, got {top_k!r}.")
     if not 1 <= top_k <= num_classes:
-        raise ValueError(f"top_k must be between 1 and the number of classes ({num_classes}), "
-                         f"got {top_k}.")
+        raise ValueError(f"top_k must be between 1 and the number of classes ({num_classes}), got {top_k}.")
 
 
 def _check_colormap(name) -> None:
@@ -786,22 +854,24 @@ def _check_from_page(widget, name: str, value):
 
 
 #: Right-to-left scripts and bidi controls: text holding them can reorder the words around it.
-_BIDI_SENSITIVE = re.compile("[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
-                             "\U00010800-\U00010fff\U0001e800-\U0001efff]")
+_BIDI_SENSITIVE = re.compile(
+    "[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
+    "\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
 
 
 def _sentence_name(name: str, limit: int = 80) -> str:
     """A class name to put inside a sentence (the trust report's verdicts): cut to ``limit``
     characters, and isolated (FSI ... PDI) when its text direction could reorder the sentence.
     The same rule as isolatedName() in js/lib/maps.js."""
-    text = name if len(name) <= limit else name[:limit - 1] + "…"
+    text = name if len(name) <= limit else name[: limit - 1] + "…"
     return f"\u2068{text}\u2069" if _BIDI_SENSITIVE.search(text) else text
 
 
 def _shown(value, limit: int = 60) -> str:
     """repr() of a value for a message, cut to ``limit`` characters (the page may send anything)."""
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _on_page_message(widget, content, buffers) -> None:
@@ -813,9 +883,21 @@ def _on_page_message(widget, content, buffers) -> None:
             widget._fail(err, widget.selected_class, widget.method, widget.layer)
 
 
-def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, layer: str | None = None,
-                 method: str = "gradcam", preprocess=None, colormap: str = "jet",
-                 opacity: float = 0.4, display_image=None, output=None, input_size=None) -> GradCAMWidget:
+def show_gradcam(
+    model,
+    img,
+    *,
+    class_names=None,
+    top_k: int | None = None,
+    layer: str | None = None,
+    method: str = "gradcam",
+    preprocess=None,
+    colormap: str = "jet",
+    opacity: float = 0.4,
+    display_image=None,
+    output=None,
+    input_size=None,
+) -> GradCAMWidget:
     """Show an interactive Grad-CAM widget for one image.
 
     ``img`` reaches the model as ``model.predict`` would get it (see :mod:`gradcam_widget.images`),
@@ -831,10 +913,26 @@ def show_gradcam(model, img, *, class_names=None, top_k: int | None = None, laye
     """
     from .explain import explainer_for
 
-    explainer = explainer_for(model, "show_gradcam", layer=layer, preprocess=preprocess, output=output,
-                              input_size=input_size, compiled="background")
-    return GradCAMWidget(explainer, img, class_names=class_names, top_k=top_k, method=method,
-                         layer=layer, colormap=colormap, opacity=opacity, display_image=display_image)
+    explainer = explainer_for(
+        model,
+        "show_gradcam",
+        layer=layer,
+        preprocess=preprocess,
+        output=output,
+        input_size=input_size,
+        compiled="background",
+    )
+    return GradCAMWidget(
+        explainer,
+        img,
+        class_names=class_names,
+        top_k=top_k,
+        method=method,
+        layer=layer,
+        colormap=colormap,
+        opacity=opacity,
+        display_image=display_image,
+    )
 
 
 def __getattr__(name):

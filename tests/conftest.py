@@ -22,14 +22,12 @@ _BROWSER_CHROMIUM = "/usr/bin/chromium"
 def _browser_tests_status() -> str:
     missing = []
     if not (os.path.isfile(_BROWSER_CHROMIUM) and os.access(_BROWSER_CHROMIUM, os.X_OK)):
-        missing.append(f"Chromium at {_BROWSER_CHROMIUM} (apt-get install -y chromium; "
-                       f"never `playwright install`)")
+        missing.append(f"Chromium at {_BROWSER_CHROMIUM} (apt-get install -y chromium; never `playwright install`)")
     if importlib.util.find_spec("playwright") is None:
         missing.append("the playwright Python package (pip install playwright)")
     if not missing:
         return f"will run with {_BROWSER_CHROMIUM} (deselect with -m 'not browser')"
-    verdict = "WILL FAIL (CI=true)" if os.environ.get("CI", "").strip().lower() == "true" \
-        else "WILL BE SKIPPED"
+    verdict = "WILL FAIL (CI=true)" if os.environ.get("CI", "").strip().lower() == "true" else "WILL BE SKIPPED"
     return f"!!! {verdict}: missing " + "; ".join(missing)
 
 
@@ -46,5 +44,9 @@ def pytest_report_header(config):
 # Opt-in slow tests (marker `slow`): e.g. retraining the demo models. Run with --run-slow.
 # ================================================================================================
 def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", default=False,
-                     help="also run slow opt-in tests (retraining the demo models, minutes)")
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run slow opt-in tests (retraining the demo models, minutes)",
+    )

@@ -46,13 +46,16 @@ def nested_backbone(num_classes=4, size=48, seed=0):
     y = keras.layers.Conv2D(16, 3, name="bb_conv2")(y)
     y = keras.layers.ReLU(name="bb_out")(y)
     backbone = keras.Model(b_in, y, name="backbone")
-    model = keras.Sequential([
-        keras.Input((size, size, 3)),
-        keras.layers.Rescaling(1 / 255.0),
-        backbone,
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(num_classes, activation="softmax", name="head"),
-    ], name="transfer")
+    model = keras.Sequential(
+        [
+            keras.Input((size, size, 3)),
+            keras.layers.Rescaling(1 / 255.0),
+            backbone,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(num_classes, activation="softmax", name="head"),
+        ],
+        name="transfer",
+    )
     return model, backbone
 
 
@@ -85,8 +88,9 @@ def colour_model(size=16):
     conv = np.zeros((1, 1, 3, 6), np.float32)
     for c in range(3):
         conv[0, 0, c, c], conv[0, 0, c, c + 3] = 1.0, -1.0
-    dense = np.array([[4, -2, -2, 0], [-2, 4, -2, 0], [-2, -2, 4, 0],
-                      [-1, 1, 0, 2], [1, -1, 1, 2], [0, 1, -1, 2]], np.float32)
+    dense = np.array(
+        [[4, -2, -2, 0], [-2, 4, -2, 0], [-2, -2, 4, 0], [-1, 1, 0, 2], [1, -1, 1, 2], [0, 1, -1, 2]], np.float32
+    )
     model.get_layer("conv_last").set_weights([conv, np.full(6, 0.3, np.float32)])
     model.get_layer("logits").set_weights([dense, np.array([0, 0, 0, 1.0], np.float32)])
     return model

@@ -61,8 +61,14 @@ def _reference_stats(cam):
     mass = cam.sum()
     cx = sum(cam[r2, c2] * (c2 + 0.5) / w for r2 in range(h) for c2 in range(w)) / mass
     cy = sum(cam[r2, c2] * (r2 + 0.5) / h for r2 in range(h) for c2 in range(w)) / mass
-    var = sum(cam[r2, c2] * (((c2 + 0.5) / w - cx) ** 2 + ((r2 + 0.5) / h - cy) ** 2)
-              for r2 in range(h) for c2 in range(w)) / mass
+    var = (
+        sum(
+            cam[r2, c2] * (((c2 + 0.5) / w - cx) ** 2 + ((r2 + 0.5) / h - cy) ** 2)
+            for r2 in range(h)
+            for c2 in range(w)
+        )
+        / mass
+    )
     return (c + 0.5) / w, (r + 0.5) / h, np.sqrt(var)
 
 
@@ -80,7 +86,8 @@ def test_maps_and_their_statistics(model, data, table):
             assert table[f"{prefix}_peak_y"][i] == pytest.approx(py)
             assert table[f"{prefix}_spread"][i] == pytest.approx(spread, abs=1e-6)
             assert table[f"{prefix}_energy_in"][i] == pytest.approx(
-                energy_in_region(maps[i], boxes[i], image_size=(32, 32)), abs=1e-6)
+                energy_in_region(maps[i], boxes[i], image_size=(32, 32)), abs=1e-6
+            )
             assert table[f"{prefix}_pointing_hit"][i] == pointing_game(maps[i], boxes[i], image_size=(32, 32)).hit
     assert table["pred_pointing_hit"].nunique() == 2  # the boxes differ enough for hits and misses
 

@@ -67,16 +67,28 @@ IMAGES = [
     ("5-D array", lambda f: np.zeros((1, 1, 8, 8, 3), np.uint8), (ValueError, "dimensions")),
     ("channels-first array", lambda f: np.zeros((3, 32, 32), np.uint8), (ValueError, "channels-first")),
     # Arrays reach the model as model.predict gets them: channels are never converted (issue 13).
-    ("2-D gray array for an RGB model", lambda f: random_image(size=40)[..., 0],
-     (ValueError, "takes 3 channels.*2-D grayscale.*np.repeat")),
-    ("HxWx1 gray array for an RGB model", lambda f: random_image(size=40)[..., :1],
-     (ValueError, "takes 3 channels.*has 1.*np.repeat")),
-    ("RGBA array for an RGB model", lambda f: np.dstack([random_image(size=40), np.full((40, 40), 128, np.uint8)]),
-     (ValueError, "takes 3 channels.*has 4.*RGBA -> RGB")),
+    (
+        "2-D gray array for an RGB model",
+        lambda f: random_image(size=40)[..., 0],
+        (ValueError, "takes 3 channels.*2-D grayscale.*np.repeat"),
+    ),
+    (
+        "HxWx1 gray array for an RGB model",
+        lambda f: random_image(size=40)[..., :1],
+        (ValueError, "takes 3 channels.*has 1.*np.repeat"),
+    ),
+    (
+        "RGBA array for an RGB model",
+        lambda f: np.dstack([random_image(size=40), np.full((40, 40), 128, np.uint8)]),
+        (ValueError, "takes 3 channels.*has 4.*RGBA -> RGB"),
+    ),
     ("1x1 image", lambda f: np.zeros((1, 1, 3), np.uint8), "ok"),
     ("negative floats (already preprocessed)", lambda f: np.full((16, 16, 3), -1.0, np.float32), "ok"),
-    ("RGBA PIL image (alpha dropped, as load_img)",
-     lambda f: Image.fromarray(np.dstack([random_image(size=40), np.full((40, 40), 128, np.uint8)])), "ok"),
+    (
+        "RGBA PIL image (alpha dropped, as load_img)",
+        lambda f: Image.fromarray(np.dstack([random_image(size=40), np.full((40, 40), 128, np.uint8)])),
+        "ok",
+    ),
     ("gray PIL image", lambda f: Image.fromarray(random_image(size=40)[..., 0]), "ok"),
     ("PNG bytes", lambda f: (f / "ok.png").read_bytes(), "ok"),
     ("16-bit", lambda f: random_image(size=40).astype(np.uint16) * 257, "ok"),
@@ -118,8 +130,9 @@ def _no_conv():
 
 
 def _one_by_one():
-    return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(4, 4), keras.layers.Flatten(),
-                             keras.layers.Dense(3)])
+    return keras.Sequential(
+        [keras.Input((4, 4, 3)), keras.layers.Conv2D(4, 4), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
 
 
 def _segmentation():
@@ -151,7 +164,7 @@ class _Subclassed(keras.Model):
 
 MODELS = [
     ("a string", lambda: "model.keras", (TypeError, "load_model")),
-    ("a plain function", lambda: (lambda x: x), (TypeError, "function")),
+    ("a plain function", lambda: lambda x: x, (TypeError, "function")),
     ("None", lambda: None, (TypeError, "keras.Model")),
     ("no conv layer", _no_conv, (ValueError, "no convolutional layer")),
     ("1x1 spatial output only", _one_by_one, (ValueError, "no convolutional layer")),
@@ -183,22 +196,38 @@ ARGUMENTS = [
     ("empty list of images", lambda m, e, i: compute_cam(e, [], 0), (ValueError, "empty")),
     ("unknown method", lambda m, e, i: compute_cam(e, i, method="magic"), (ValueError, "gradcam, gradcam\\+\\+")),
     ("method not a string", lambda m, e, i: compute_cam(e, i, method=3), (TypeError, "method name")),
-    ("unknown layer", lambda m, e, i: compute_cam(m, i, layer="nope"), (ValueError, "no layer named 'nope'.*conv_last")),
+    (
+        "unknown layer",
+        lambda m, e, i: compute_cam(m, i, layer="nope"),
+        (ValueError, "no layer named 'nope'.*conv_last"),
+    ),
     ("unusable layer", lambda m, e, i: compute_cam(m, i, layer="gap"), (ValueError, "cannot be used")),
     ("unknown colormap", lambda m, e, i: show_gradcam(e, i, colormap="rainbow"), (ValueError, "unknown colormap")),
     ("top_k 0", lambda m, e, i: show_gradcam(e, i, top_k=0), (ValueError, "top_k")),
     ("top_k above the class count", lambda m, e, i: show_gradcam(e, i, top_k=6), (ValueError, "top_k")),
     ("opacity above 1", lambda m, e, i: show_gradcam(e, i, opacity=1.5), (ValueError, "opacity")),
     ("opacity below 0", lambda m, e, i: show_gradcam(e, i, opacity=-0.1), (ValueError, "opacity")),
-    ("class_names of the wrong length", lambda m, e, i: show_gradcam(e, i, class_names=["a"]),
-     (ValueError, "1 names but the model has 5 classes")),
+    (
+        "class_names of the wrong length",
+        lambda m, e, i: show_gradcam(e, i, class_names=["a"]),
+        (ValueError, "1 names but the model has 5 classes"),
+    ),
     ("preprocess not callable", lambda m, e, i: compute_cam(m, i, preprocess="vgg16"), (TypeError, "preprocess")),
-    ("preprocess that raises", lambda m, e, i: compute_cam(m, i, preprocess=lambda x: 1 / 0),
-     (ValueError, "ZeroDivisionError")),
-    ("preprocess returning the wrong shape", lambda m, e, i: compute_cam(m, i, preprocess=lambda x: x[:, :10]),
-     (ValueError, "returned shape")),
-    ("preprocess returning NaN", lambda m, e, i: compute_cam(m, i, preprocess=lambda x: x * np.nan),
-     (ValueError, "NaN")),
+    (
+        "preprocess that raises",
+        lambda m, e, i: compute_cam(m, i, preprocess=lambda x: 1 / 0),
+        (ValueError, "ZeroDivisionError"),
+    ),
+    (
+        "preprocess returning the wrong shape",
+        lambda m, e, i: compute_cam(m, i, preprocess=lambda x: x[:, :10]),
+        (ValueError, "returned shape"),
+    ),
+    (
+        "preprocess returning NaN",
+        lambda m, e, i: compute_cam(m, i, preprocess=lambda x: x * np.nan),
+        (ValueError, "NaN"),
+    ),
     ("a list where the widget expects one image", lambda m, e, i: show_gradcam(e, [i, i]), (TypeError, "list")),
     ("contrast equal to the class", lambda m, e, i: compute_cam(e, i, 1, contrast=1), (ValueError, "same class")),
 ]
@@ -217,11 +246,14 @@ def test_catalogue_has_at_least_40_cases():
 
 
 # ---------------------------------------------------------------- in the widget
-@pytest.mark.parametrize("trait, value, pattern", [
-    ("layer", "no_such_layer", "no layer named 'no_such_layer'"),
-    ("layer", "gap", "cannot be used"),
-    ("method", "magic", "unknown method 'magic'"),
-])
+@pytest.mark.parametrize(
+    "trait, value, pattern",
+    [
+        ("layer", "no_such_layer", "no layer named 'no_such_layer'"),
+        ("layer", "gap", "cannot be used"),
+        ("method", "magic", "unknown method 'magic'"),
+    ],
+)
 def test_widget_shows_the_error_in_place_of_the_map_and_recovers(explainer, trait, value, pattern):
     widget = show_gradcam(explainer, random_image(size=32), top_k=2)
     good = getattr(widget, trait)

@@ -32,7 +32,7 @@ def any_size_model():
 def test_chunked_maps_equal_one_at_a_time(model):
     images = np.stack([random_image(seed=i) for i in range(13)])
     classes = [i % 5 for i in range(13)]
-    alone = [compute_cam(model, images[i:i + 1], classes[i])[0] for i in range(13)]
+    alone = [compute_cam(model, images[i : i + 1], classes[i])[0] for i in range(13)]
     streamed = list(iter_cams(model, images, classes, chunk_size=4))
     np.testing.assert_allclose(np.stack(streamed), np.stack(alone), atol=1e-5)
     explainer = Explainer(model)

@@ -18,9 +18,14 @@ SCENARIOS = {"cold", "switch", "top5", "new", "batch16", "scorecam"}
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--models", "tiny",
-                           "--out", str(tmp_path)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--models", "tiny", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
 
     written = sorted(tmp_path.glob("bench-*-quick.json"))

@@ -82,8 +82,7 @@ def test_zero_bias_never_uses_the_usual_ground_and_uses_both_others():
 @pytest.mark.parametrize("bias", [1 / 3, 0.8])
 def test_bias_is_the_share_on_the_usual_ground(bias):
     data = make_shortcut_dataset(1500, seed=8, background_bias=bias)
-    usual = np.array([data.background_names[b] == USUAL[int(c)]
-                      for b, c in zip(data.backgrounds, data.labels)])
+    usual = np.array([data.background_names[b] == USUAL[int(c)] for b, c in zip(data.backgrounds, data.labels)])
     for c in range(3):  # binomial standard error is about 0.02 per class here
         assert abs(usual[data.labels == c].mean() - bias) < 0.07
 
@@ -129,8 +128,7 @@ def test_positions_and_sizes_vary(mixed):
         assert cx.max() - cx.min() > 20
 
 
-@pytest.mark.parametrize("kwargs", [dict(n=-1), dict(n=3, background_bias=1.5), dict(n=3, seed=-2),
-                                    dict(n=3, size=8)])
+@pytest.mark.parametrize("kwargs", [dict(n=-1), dict(n=3, background_bias=1.5), dict(n=3, seed=-2), dict(n=3, size=8)])
 def test_bad_arguments_raise_value_error(kwargs):
     n = kwargs.pop("n")
     with pytest.raises(ValueError):

@@ -15,10 +15,12 @@ from gradcam_widget.demo.torch_pickle import read_state_dict
 
 # --- photos and textures ---------------------------------------------------------------------------
 
+
 @pytest.fixture
 def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the demo data tried to open a network connection")
+
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
 
@@ -52,6 +54,7 @@ def test_imagenet_crop_is_the_centre_of_the_short_side_resize():
 
 # --- the numpy reader of the legacy torch file -----------------------------------------------------
 
+
 def test_reader_finds_every_tensor_of_the_lite0_file():
     path, version = weights_file()
     state = read_state_dict(path)
@@ -76,6 +79,7 @@ def test_reader_refuses_a_file_that_is_not_a_legacy_torch_file(tmp_path):
 
 # --- composites ------------------------------------------------------------------------------------
 
+
 def test_composites_have_the_object_where_their_box_says():
     scenes = make_composites(8, seed=3)
     assert [c.object for c in scenes] == [*OBJECTS, *OBJECTS]
@@ -84,7 +88,7 @@ def test_composites_have_the_object_where_their_box_says():
         x0, y0, x1, y1 = c.box
         ys, xs = np.nonzero(c.mask)
         assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x0, y0, x1, y1)
-        assert c.mask.sum() > 0.1 * 224 * 224 * 0.45 ** 2  # a real object, not a speck
+        assert c.mask.sum() > 0.1 * 224 * 224 * 0.45**2  # a real object, not a speck
         assert c.texture in ("grass", "gravel", "brick")
 
 
@@ -98,9 +102,9 @@ def test_paste_puts_the_cut_object_at_the_given_place():
     assert image[0, 0].tolist() == [0, 0, 0] and image[100, 80].any()  # untouched outside, object inside
     # the object's colours: the middle of the pasted cup matches the middle of the cut patch
     h, w = patch.shape[:2]
-    mid = patch[h // 2 - 5:h // 2 + 5, w // 2 - 5:w // 2 + 5].reshape(-1, 3).mean(0)
+    mid = patch[h // 2 - 5 : h // 2 + 5, w // 2 - 5 : w // 2 + 5].reshape(-1, 3).mean(0)
     cy, cx = int(ys.mean()), int(xs.mean())
-    pasted = image[cy - 3:cy + 3, cx - 3:cx + 3].reshape(-1, 3).mean(0)
+    pasted = image[cy - 3 : cy + 3, cx - 3 : cx + 3].reshape(-1, 3).mean(0)
     assert np.abs(mid - pasted).max() < 25
     with pytest.raises(ValueError, match="does not fit"):
         comp.paste(background, "cup", 200, 0, 100)
@@ -131,6 +135,7 @@ def test_missing_scikit_image_is_a_clear_error(monkeypatch):
         if package == "skimage":
             raise ModuleNotFoundError("No module named 'skimage'")
         return real(package)
+
     monkeypatch.setattr(photos_module.resources, "files", files)
     with pytest.raises(ModuleNotFoundError, match="pip install scikit-image"):
         photos("coffee")

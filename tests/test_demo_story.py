@@ -10,11 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradcam_widget.demo import (MODEL_NAMES, SHORTCUT_CLASSES, load_digits_test, load_model,
-                                 make_shortcut_dataset)
+from gradcam_widget.demo import MODEL_NAMES, SHORTCUT_CLASSES, load_digits_test, load_model, make_shortcut_dataset
 from gradcam_widget.demo.models import model_path
-from gradcam_widget.demo.story import (STORY_TEST_SEED, bounding_box, box_energy, peak_in_box,
-                                       story_numbers, swapped_animals, upsample)
+from gradcam_widget.demo.story import (
+    STORY_TEST_SEED,
+    bounding_box,
+    box_energy,
+    peak_in_box,
+    story_numbers,
+    swapped_animals,
+    upsample,
+)
 from gradcam_widget.demo.train import SHIPPED_SEED
 
 THRESHOLDS = {  # (accuracy, box energy, pointing): biased at most, debiased at least
@@ -24,6 +30,7 @@ THRESHOLDS = {  # (accuracy, box energy, pointing): biased at most, debiased at 
 
 
 # --- the metrics themselves, on maps whose answer is known -------------------------------------
+
 
 def test_bounding_box_is_half_open_and_rejects_empty_masks():
     mask = np.zeros((10, 12), bool)
@@ -48,6 +55,7 @@ def test_box_energy_and_pointing_on_known_maps():
 
 # --- digits helpers -----------------------------------------------------------------------------
 
+
 def test_digits_to_rgb_scales_ink_to_full_white():
     from gradcam_widget.demo.digits import digits_to_rgb
 
@@ -71,6 +79,7 @@ def test_shifted_moves_content_without_wrapping():
 
 
 # --- the loader ---------------------------------------------------------------------------------
+
 
 def test_unknown_model_name_lists_the_valid_ones():
     with pytest.raises(ValueError) as err:
@@ -124,6 +133,7 @@ def test_digits_model_reads_the_held_out_digits(models):
 
 
 # --- the story ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def swapped():

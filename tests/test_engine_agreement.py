@@ -18,8 +18,14 @@ def _tf_keras_vis_gradcam(model, x, class_index, layer):
     from tf_keras_vis.utils.scores import CategoricalScore
 
     gradcam = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
-    cam = gradcam(CategoricalScore([class_index]), x[None], penultimate_layer=layer,
-                  seek_penultimate_conv_layer=False, normalize_cam=False, expand_cam=False)
+    cam = gradcam(
+        CategoricalScore([class_index]),
+        x[None],
+        penultimate_layer=layer,
+        seek_penultimate_conv_layer=False,
+        normalize_cam=False,
+        expand_cam=False,
+    )
     return np.asarray(cam)[0]
 
 
@@ -45,12 +51,15 @@ def test_agrees_with_tf_keras_vis(name, layer):
     assert_unchanged(before, model_fingerprint(model))
 
 
-@pytest.mark.parametrize("name, layer, shape", [
-    ("DenseNet121", "relu", (7, 7, 1024)),
-    ("Xception", "block14_sepconv2_act", (10, 10, 2048)),
-    ("MobileNetV2", "out_relu", (7, 7, 1280)),
-    ("EfficientNetB0", "top_activation", (7, 7, 1280)),
-])
+@pytest.mark.parametrize(
+    "name, layer, shape",
+    [
+        ("DenseNet121", "relu", (7, 7, 1024)),
+        ("Xception", "block14_sepconv2_act", (10, 10, 2048)),
+        ("MobileNetV2", "out_relu", (7, 7, 1280)),
+        ("EfficientNetB0", "top_activation", (7, 7, 1280)),
+    ],
+)
 def test_default_layer_of_standard_architectures(name, layer, shape):
     model = getattr(applications, name)(weights=None)
     ex = Explainer(model)
@@ -63,8 +72,14 @@ def test_default_layer_of_standard_architectures(name, layer, shape):
 def test_nested_keras_application_backbone():
     keras.utils.set_random_seed(0)
     base = applications.MobileNetV2(include_top=False, weights=None, input_shape=(96, 96, 3))
-    model = keras.Sequential([keras.Input((96, 96, 3)), base, keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(4, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((96, 96, 3)),
+            base,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
     before = model_fingerprint(model)
     base_nodes = len(base._inbound_nodes)
     ex = Explainer(model)

@@ -60,6 +60,7 @@ def test_features_are_cached_per_image(model):
         def wrapped(x):
             calls.append(int(x.shape[0]))
             return fn(x)
+
         return wrapped
 
     ex._features_scores_fn = counting

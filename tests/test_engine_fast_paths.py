@@ -65,8 +65,9 @@ def test_flatten_dense_head_gradcam_matches_the_plain_gradient(pool):
     ex = Explainer(model)
     for c in range(6):
         np.testing.assert_allclose(ex.cam(image, c).normalized, _gradcam_oracle(model, image, c), atol=2e-5)
-    np.testing.assert_allclose(ex.cam(image, 2, contrast=4).normalized,
-                               _gradcam_oracle(model, image, 2, against=4), atol=2e-5)
+    np.testing.assert_allclose(
+        ex.cam(image, 2, contrast=4).normalized, _gradcam_oracle(model, image, 2, against=4), atol=2e-5
+    )
 
 
 def test_topk_jacobian_equals_one_class_at_a_time():
@@ -94,14 +95,14 @@ def test_background_compilation_gives_the_same_maps_and_traces_once(method):
     image = random_image(seed=14)
     reference = Explainer(model, compiled=False).cams(image, [0, 1, 2], method)
     ex = Explainer(model, compiled="background")
-    eager = ex.cams(image, [0, 1, 2], method)        # answered before compilation finished
+    eager = ex.cams(image, [0, 1, 2], method)  # answered before compilation finished
     assert ex.wait_compiled(timeout=120)
     traced = ex.trace_count
-    assert traced > 0                                 # the worker really traced
+    assert traced > 0  # the worker really traced
     compiled = ex.cams(image, [0, 1, 2], method)
     for _ in range(3):
         ex.cams(image, [3, 4, 5], method)
-    assert ex.trace_count == traced                   # no retracing after compilation
+    assert ex.trace_count == traced  # no retracing after compilation
     for r, e, c in zip(reference, eager, compiled):
         np.testing.assert_allclose(e.raw, r.raw, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(c.raw, r.raw, rtol=1e-4, atol=1e-6)
@@ -117,8 +118,9 @@ def test_widget_clicks_during_background_compilation_are_answered():
         assert w.status["state"] == "ready" and w.extra_map["class_index"] == k
     assert w.explainer.wait_compiled(timeout=120)
     expected = Explainer(model).cam(w.explainer.prepare(random_image(seed=15)), outside[0])
-    np.testing.assert_allclose(w._cache.get_fresh(MapKey(outside[0], "gradcam", w.layer)).raw, expected.raw,
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        w._cache.get_fresh(MapKey(outside[0], "gradcam", w.layer)).raw, expected.raw, rtol=1e-4, atol=1e-6
+    )
 
 
 def test_clear_cache_after_training_gives_the_new_weights_maps():

@@ -114,12 +114,14 @@ def test_nested_backbone_gradcam_equals_cam():
 
 def test_never_called_sequential_without_input_is_built_on_first_image():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.layers.Conv2D(6, 3, activation="relu", name="c1"),
-        keras.layers.Conv2D(6, 3, activation="relu", name="c2"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.layers.Conv2D(6, 3, activation="relu", name="c1"),
+            keras.layers.Conv2D(6, 3, activation="relu", name="c2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     image = random_image(size=20, seed=7)
     maps = compute_cam(model, image, 1)
     assert maps.shape == (1, 16, 16)
@@ -128,12 +130,14 @@ def test_never_called_sequential_without_input_is_built_on_first_image():
 
 def test_sequential_with_input_never_called():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((24, 24, 3)),
-        keras.layers.Conv2D(6, 3, activation="relu", name="c1"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(3, activation="softmax", name="d"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((24, 24, 3)),
+            keras.layers.Conv2D(6, 3, activation="relu", name="c1"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax", name="d"),
+        ]
+    )
     image = random_image(size=24, seed=8)
     ex = Explainer(model)
     assert ex.layer_name == "c1" and ex.num_classes == 3
@@ -192,8 +196,9 @@ def test_mixed_precision_maps_are_float32_and_match_float32_model():
 def test_zero_activation_map_is_zeros_not_nan_and_flagged():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer="zeros", bias_initializer="zeros",
-                            name="dead")(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer="zeros", bias_initializer="zeros", name="dead")(
+        inputs
+    )
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dense(3, activation="softmax")(x)
     model = keras.Model(inputs, x)

@@ -34,8 +34,9 @@ def dataset():
 @pytest.fixture(scope="module")
 def explorer(model, dataset):
     images, labels = dataset
-    return explore_misclassifications(model, images, labels, class_names=NAMES, batch_size=32,
-                                      page_size=20, progress=False)
+    return explore_misclassifications(
+        model, images, labels, class_names=NAMES, batch_size=32, page_size=20, progress=False
+    )
 
 
 def model_probabilities(model, images):
@@ -67,8 +68,9 @@ def test_gallery_order_and_filters_follow_the_browser_traits(explorer, dataset):
     assert view.gallery["indices"] == explorer.mistakes[:20].tolist()  # default: mistakes, page 0
     assert view.gallery["total"] == len(explorer.mistakes)
     # a confusion cell, as a click sends it (several traits in one message)
-    t, q = np.unravel_index(np.argmax(explorer.confusion - np.diag(np.diag(explorer.confusion))),
-                            explorer.confusion.shape)
+    t, q = np.unravel_index(
+        np.argmax(explorer.confusion - np.diag(np.diag(explorer.confusion))), explorer.confusion.shape
+    )
     with view.hold_trait_notifications():
         view.filter_status, view.filter_true, view.filter_pred, view.page = "all", int(t), int(q), 0
     cell = np.flatnonzero((labels == t) & (p.predicted == q))
@@ -87,7 +89,7 @@ def test_gallery_order_and_filters_follow_the_browser_traits(explorer, dataset):
     view.page = 999
     last = (view.gallery["total"] - 1) // 20
     assert view.page == last and view.gallery["page"] == last
-    assert view.gallery["indices"] == view.gallery_indices[last * 20:].tolist()
+    assert view.gallery["indices"] == view.gallery_indices[last * 20 :].tolist()
     with pytest.raises(traitlets.TraitError, match="class index"):
         view.filter_true = len(NAMES)
     with pytest.raises(traitlets.TraitError, match="filter_status"):
@@ -103,8 +105,9 @@ def test_page_sprite_holds_the_page_thumbnails_in_order(explorer, dataset):
     assert sheet.shape == (2 * size, columns * size, 4)  # 20 thumbnails, 10 per row
     for position, index in enumerate(g["indices"]):
         r, c = divmod(position, columns)
-        np.testing.assert_array_equal(sheet[r * size:(r + 1) * size, c * size:(c + 1) * size],
-                                      data.thumbnail(images[index], size))
+        np.testing.assert_array_equal(
+            sheet[r * size : (r + 1) * size, c * size : (c + 1) * size], data.thumbnail(images[index], size)
+        )
     tall = data.thumbnail(np.full((30, 10, 3), 200, np.uint8), 48)
     assert tall[:, 16:32, 3].min() == 255 and tall[:, :15, 3].max() == 0  # aspect kept, letterboxed
 
@@ -154,8 +157,11 @@ def test_detail_panels_share_display_settings_and_are_replaced_cleanly(explorer)
     correct = int(np.flatnonzero(~explorer.predictions.wrong)[0])
     explorer.selected = correct  # a correct image: compared with its runner-up class
     p = explorer.predictions
-    assert [w.selected_class for w in explorer.detail_widgets] == [p.predicted[correct], p.runner_up[correct],
-                                                                    p.predicted[correct]]
+    assert [w.selected_class for w in explorer.detail_widgets] == [
+        p.predicted[correct],
+        p.runner_up[correct],
+        p.predicted[correct],
+    ]
     with pytest.raises(traitlets.TraitError, match="image index"):
         explorer.selected = N
     explorer.selected = None
@@ -228,8 +234,9 @@ def test_contrast_panel_is_a_widget_of_the_same_explainer_with_a_contrast(explor
     panel = explorer.detail_widgets[2]
     pred, true = int(explorer.predictions.predicted[i]), int(labels[i])
     assert panel.explainer is explorer.explainer and panel.contrast == true
-    np.testing.assert_allclose(panel.heatmap, explorer.explainer.cam(images[i], pred, contrast=true).normalized,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        panel.heatmap, explorer.explainer.cam(images[i], pred, contrast=true).normalized, atol=1e-6
+    )
     panel.selected_class = true
     assert panel.status["state"] == "ready" and panel.heatmap.max() == 0
     with pytest.raises(traitlets.TraitError, match="contrast is fixed"):
@@ -242,6 +249,7 @@ def test_contrast_panel_is_a_widget_of_the_same_explainer_with_a_contrast(explor
     assert report["randomization"]["verdict"] and report["faithfulness"]["verdict"]
     # the randomisation check compared contrastive maps: its first map is the panel's own
     from gradcam_widget.metrics import randomization_check
+
     check = randomization_check(explorer.explainer, images[i], pred, contrast=true, layers="all", progress=False)
     np.testing.assert_allclose(check.original_map.raw, panel.heatmap * check.original_map.maximum, atol=1e-5)
     np.testing.assert_allclose(report["randomization"]["correlations"][-1], check.final_correlation, atol=1e-6)
@@ -261,8 +269,13 @@ def test_dataset_paths_and_list_inputs_give_the_same_confusion(explorer, model, 
         paths.append(tmp_path / f"{i}.png")
         Image.fromarray(images[i]).save(paths[-1])
     pairs = list(zip(paths, labels[small].tolist()))
-    for imgs, labs in ((batched, None), (unbatched, None), (paths, labels[small].tolist()), (pairs, None),
-                       (list(images[small]), labels[small])):
+    for imgs, labs in (
+        (batched, None),
+        (unbatched, None),
+        (paths, labels[small].tolist()),
+        (pairs, None),
+        (list(images[small]), labels[small]),
+    ):
         got = explore_misclassifications(model, imgs, labs, class_names=NAMES, progress=False)
         np.testing.assert_array_equal(got.confusion, expected)
         got.close()
@@ -302,22 +315,25 @@ def test_interrupt_leaves_a_clear_message_and_no_widget(model, dataset):
 
 
 # ------------------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("images, labels, error, match", [
-    (np.zeros((5, SIZE, SIZE, 3), np.uint8), [0, 1, 2], ValueError, "5 images but 3 labels"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0, 1, 4], ValueError, r"labels\[2\] = 4 is outside .* 0\.\.3"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0, -1, 1], ValueError, r"labels\[1\] = -1"),
-    (np.zeros((0, SIZE, SIZE, 3), np.uint8), [], ValueError, "no images"),
-    ([], [], ValueError, "no images"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0.0, 1.0, 2.0], TypeError, "astype\\(int\\)"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0.5, 1, 2], TypeError, "integer class indices"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), ["red", "blue", "red"], TypeError, "class_names.index"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), [True, False, True], TypeError, "integer class indices"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), np.eye(4)[[0, 1, 2]], TypeError, "one-hot"),
-    (np.zeros((3, SIZE, SIZE, 3), np.uint8), None, TypeError, "labels is missing"),
-    ("some/folder", [0], TypeError, "single path"),
-    (np.zeros((SIZE, SIZE), np.uint8), [0], ValueError, "expected a batch"),
-    ({"a": 1}, [0], TypeError, "images must be"),
-])
+@pytest.mark.parametrize(
+    "images, labels, error, match",
+    [
+        (np.zeros((5, SIZE, SIZE, 3), np.uint8), [0, 1, 2], ValueError, "5 images but 3 labels"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0, 1, 4], ValueError, r"labels\[2\] = 4 is outside .* 0\.\.3"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0, -1, 1], ValueError, r"labels\[1\] = -1"),
+        (np.zeros((0, SIZE, SIZE, 3), np.uint8), [], ValueError, "no images"),
+        ([], [], ValueError, "no images"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0.0, 1.0, 2.0], TypeError, "astype\\(int\\)"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), [0.5, 1, 2], TypeError, "integer class indices"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), ["red", "blue", "red"], TypeError, "class_names.index"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), [True, False, True], TypeError, "integer class indices"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), np.eye(4)[[0, 1, 2]], TypeError, "one-hot"),
+        (np.zeros((3, SIZE, SIZE, 3), np.uint8), None, TypeError, "labels is missing"),
+        ("some/folder", [0], TypeError, "single path"),
+        (np.zeros((SIZE, SIZE), np.uint8), [0], ValueError, "expected a batch"),
+        ({"a": 1}, [0], TypeError, "images must be"),
+    ],
+)
 def test_bad_input_is_refused_with_a_clear_error(model, images, labels, error, match):
     with pytest.raises(error, match=match):
         explore_misclassifications(model, images, labels, class_names=NAMES, progress=False)
@@ -340,8 +356,10 @@ def test_importing_the_explorer_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, gradcam_widget.explore, gradcam_widget.explore_data; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys, gradcam_widget.explore, gradcam_widget.explore_data; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -357,8 +375,9 @@ def test_many_classes_send_the_top_confusions_instead_of_a_matrix():
     view = ExplorerView(data.ImageSource(np.zeros((400, 4, 4, 3), np.uint8)), pred, [str(k) for k in range(c)])
     assert view.matrix == []
     counts = data.confusion_matrix(labels, predicted, c)
-    expected = sorted(((int(counts[t, p]), t, p) for t in range(c) for p in range(c) if t != p and counts[t, p]),
-                      key=lambda x: -x[0])[:20]
+    expected = sorted(
+        ((int(counts[t, p]), t, p) for t in range(c) for p in range(c) if t != p and counts[t, p]), key=lambda x: -x[0]
+    )[:20]
     assert [(d["count"], d["true"], d["pred"]) for d in view.pairs][:5] == expected[:5]
     assert [d["count"] for d in view.pairs] == [e[0] for e in expected]
     view.close()

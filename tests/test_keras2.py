@@ -14,13 +14,15 @@ from gradcam_widget import Explainer, compute_cam, show_gradcam
 @pytest.fixture(scope="module")
 def keras2_model():
     tf_keras.utils.set_random_seed(0)
-    return tf_keras.Sequential([
-        tf_keras.Input((16, 16, 3)),
-        tf_keras.layers.Rescaling(1 / 255.0),
-        tf_keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
-        tf_keras.layers.GlobalAveragePooling2D(),
-        tf_keras.layers.Dense(3, activation="softmax", name="scores"),
-    ])
+    return tf_keras.Sequential(
+        [
+            tf_keras.Input((16, 16, 3)),
+            tf_keras.layers.Rescaling(1 / 255.0),
+            tf_keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            tf_keras.layers.GlobalAveragePooling2D(),
+            tf_keras.layers.Dense(3, activation="softmax", name="scores"),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +31,16 @@ def image():
 
 
 def test_a_keras2_model_is_named_and_the_fix_is_given(keras2_model, image):
-    for call in (lambda: compute_cam(keras2_model, image), lambda: show_gradcam(keras2_model, image),
-                 lambda: Explainer(keras2_model)):
-        with pytest.raises(TypeError, match=r"Keras 2 model .*tf_keras.*keras\.models\.load_model\('model\.h5'\)"
-                                            r".*TFSMLayer.*no layers to explain"):
+    for call in (
+        lambda: compute_cam(keras2_model, image),
+        lambda: show_gradcam(keras2_model, image),
+        lambda: Explainer(keras2_model),
+    ):
+        with pytest.raises(
+            TypeError,
+            match=r"Keras 2 model .*tf_keras.*keras\.models\.load_model\('model\.h5'\)"
+            r".*TFSMLayer.*no layers to explain",
+        ):
             call()
 
 

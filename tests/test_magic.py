@@ -67,8 +67,10 @@ def test_magic_follows_the_input_rule(shell, model):
 
 
 def test_magic_options_reach_the_widget(shell):
-    line = ("model data.image --top-k 2 --method hirescam --layer conv --colormap viridis "
-            "--opacity 0.25 --class-names labels --preprocess halve")
+    line = (
+        "model data.image --top-k 2 --method hirescam --layer conv --colormap viridis "
+        "--opacity 0.25 --class-names labels --preprocess halve"
+    )
     w = shell.run_line_magic("gradcam", line)
     assert (w.method, w.layer, w.colormap, w.opacity, w.top_k) == ("hirescam", "conv", "viridis", 0.25, 2)
     assert w.image_size == [30, 20]

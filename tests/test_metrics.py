@@ -7,12 +7,25 @@ import pytest
 
 import keras  # noqa: E402
 
-from engine_models import (assert_unchanged, model_fingerprint, nested_backbone, random_image,  # noqa: E402
-                           sigmoid_classifier)
+from engine_models import (
+    assert_unchanged,
+    model_fingerprint,
+    nested_backbone,
+    random_image,  # noqa: E402
+    sigmoid_classifier,
+)
 from gradcam_widget import Explainer  # noqa: E402
 from gradcam_widget.colormaps import bilinear_upsample  # noqa: E402
-from gradcam_widget.metrics import (auc, average_drop_increase, deletion, energy_in_region,  # noqa: E402
-                                    insertion, pointing_game, randomization_check, spearman)
+from gradcam_widget.metrics import (
+    auc,
+    average_drop_increase,
+    deletion,
+    energy_in_region,  # noqa: E402
+    insertion,
+    pointing_game,
+    randomization_check,
+    spearman,
+)
 from gradcam_widget.metrics.faithfulness import make_baseline, pixel_order, step_counts  # noqa: E402
 from gradcam_widget.metrics.sanity import _verdict  # noqa: E402
 
@@ -41,13 +54,14 @@ def linear_model(weights, bias, size=2, channel_scale=1 / 765):
 
 @pytest.fixture(scope="module")
 def hand_model():
-    return linear_model([2, 1, 1, 0], -2)   # logit (x ln3) = 2*p0 + p1 + p2 - 2, row-major pixels
+    return linear_model([2, 1, 1, 0], -2)  # logit (x ln3) = 2*p0 + p1 + p2 - 2, row-major pixels
 
 
-SALIENCY = np.array([[4.0, 3.0], [2.0, 1.0]])   # deletes pixel 0, then 1, 2, 3
+SALIENCY = np.array([[4.0, 3.0], [2.0, 1.0]])  # deletes pixel 0, then 1, 2, 3
 
 
 # ---- deletion / insertion: exact values ---------------------------------------------------------
+
 
 def test_deletion_curve_and_auc_match_the_hand_computation(hand_model):
     result = deletion(hand_model, WHITE, SALIENCY, 1, steps=4, baseline=0, progress=False)
@@ -75,8 +89,7 @@ def test_the_order_of_the_map_decides_the_curve(hand_model):
 def test_pixels_are_perturbed_before_preprocessing(hand_model):
     """The baseline is in pixel units: with preprocess=x/255 the same model gives the same curve."""
     unscaled = linear_model([2, 1, 1, 0], -2, channel_scale=1 / 3)
-    result = deletion(unscaled, WHITE, SALIENCY, 1, steps=4, baseline=0, progress=False,
-                      preprocess=lambda x: x / 255.0)
+    result = deletion(unscaled, WHITE, SALIENCY, 1, steps=4, baseline=0, progress=False, preprocess=lambda x: x / 255.0)
     np.testing.assert_allclose(result.probabilities, [0.9, 0.5, 0.25, 0.1, 0.1], atol=1e-6)
 
 
@@ -90,7 +103,7 @@ def test_an_explainer_is_reused_and_gives_the_same_curve(hand_model):
 
 def test_default_class_is_the_predicted_one_and_a_cammap_is_accepted(hand_model):
     explainer = Explainer(hand_model)
-    cam = explainer.cam(WHITE, 1, "hirescam")   # weight x input: pixel 0 hottest, pixel 3 zero
+    cam = explainer.cam(WHITE, 1, "hirescam")  # weight x input: pixel 0 hottest, pixel 3 zero
     result = deletion(explainer, WHITE, cam, steps=4, baseline=0, progress=False)
     assert result.class_index == 1
     assert result.probabilities[1] == pytest.approx(0.5, abs=1e-6)
@@ -107,23 +120,22 @@ def test_a_single_sigmoid_output_counts_as_two_classes_as_in_the_widget():
 
 def test_mean_baseline_is_the_images_mean_colour(hand_model):
     image = np.zeros((2, 2, 3), np.uint8)
-    image[0, 0] = 255                     # mean colour 63.75 -> every deleted pixel gray 0.25
+    image[0, 0] = 255  # mean colour 63.75 -> every deleted pixel gray 0.25
     result = deletion(hand_model, image, SALIENCY, 1, steps=4, baseline="mean", progress=False)
     # gray per pixel: [1, 0, 0, 0], then [.25, 0, 0, 0], [.25, .25, 0, 0], [.25, .25, .25, 0], all .25
-    logits = np.array([2 * 1 - 2, 2 * .25 - 2, 2 * .25 + .25 - 2, 2 * .25 + .5 - 2, 2 * .25 + .5 - 2])
-    np.testing.assert_allclose(result.probabilities, 1 / (1 + 3.0 ** -logits), atol=1e-6)
+    logits = np.array([2 * 1 - 2, 2 * 0.25 - 2, 2 * 0.25 + 0.25 - 2, 2 * 0.25 + 0.5 - 2, 2 * 0.25 + 0.5 - 2])
+    np.testing.assert_allclose(result.probabilities, 1 / (1 + 3.0**-logits), atol=1e-6)
 
 
 def test_steps_that_do_not_divide_the_pixels_report_the_true_fractions():
     model = linear_model(np.zeros(16), 0, size=4)
-    result = insertion(model, np.zeros((4, 4, 3)), np.arange(16.0).reshape(4, 4), 1, steps=3,
-                       progress=False)
+    result = insertion(model, np.zeros((4, 4, 3)), np.arange(16.0).reshape(4, 4), 1, steps=3, progress=False)
     np.testing.assert_allclose(result.fractions, [0, 5 / 16, 11 / 16, 1])
-    np.testing.assert_array_equal(step_counts(4, 10), [0, 1, 2, 3, 4])   # never a repeated step
+    np.testing.assert_array_equal(step_counts(4, 10), [0, 1, 2, 3, 4])  # never a repeated step
 
 
 def test_low_resolution_maps_are_upsampled_like_the_screen():
-    order = pixel_order(np.array([[0.0, 1.0]]), 1, 4)   # upsampled: 0, 0.25, 0.75, 1
+    order = pixel_order(np.array([[0.0, 1.0]]), 1, 4)  # upsampled: 0, 0.25, 0.75, 1
     np.testing.assert_array_equal(order, [3, 2, 1, 0])
     saliency = np.random.default_rng(1).random((3, 5))
     order = pixel_order(saliency, 12, 20)
@@ -135,7 +147,7 @@ def test_ties_are_broken_scattered_and_reproducibly():
     order = pixel_order(np.zeros((8, 8)), 8, 8)
     np.testing.assert_array_equal(order, pixel_order(np.zeros((8, 8)), 8, 8))
     first_half_rows = order[:32] // 8
-    assert first_half_rows.min() < 4 <= first_half_rows.max()   # not the top rows first
+    assert first_half_rows.min() < 4 <= first_half_rows.max()  # not the top rows first
 
 
 def test_baselines():
@@ -143,10 +155,10 @@ def test_baselines():
     pixels = rng.uniform(0, 255, (20, 30, 3)).astype(np.float32)
     np.testing.assert_allclose(make_baseline(pixels, "mean")[5, 7], pixels.mean(axis=(0, 1)), rtol=1e-5)
     blurred = make_baseline(pixels, "blur")
-    assert blurred.std() < 0.5 * pixels.std()                        # detail removed
+    assert blurred.std() < 0.5 * pixels.std()  # detail removed
     np.testing.assert_allclose(blurred.mean(axis=(0, 1)), pixels.mean(axis=(0, 1)), rtol=0.02)  # colour kept
     flat = np.full((20, 30, 1), 77.0, np.float32)
-    np.testing.assert_allclose(make_baseline(flat, "blur"), flat, rtol=1e-6)   # grayscale models too
+    np.testing.assert_allclose(make_baseline(flat, "blur"), flat, rtol=1e-6)  # grayscale models too
     np.testing.assert_array_equal(make_baseline(pixels, [0, 0, 255])[3, 3], [0, 0, 255])
     with pytest.raises(ValueError, match="broadcast"):
         make_baseline(pixels, np.zeros((5, 5, 3)))
@@ -176,8 +188,16 @@ def test_bad_arguments_fail_before_any_forward_pass(hand_model):
 
 def test_progress_reports_every_image_in_batches(hand_model):
     calls = []
-    deletion(hand_model, WHITE, SALIENCY, 1, steps=4, batch_size=2, baseline=0,
-             progress=lambda done, total: calls.append((done, total)))
+    deletion(
+        hand_model,
+        WHITE,
+        SALIENCY,
+        1,
+        steps=4,
+        batch_size=2,
+        baseline=0,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls == [(2, 5), (4, 5), (5, 5)]
 
 
@@ -213,7 +233,7 @@ def edge_model(scale=1.0, bias=0.0, size=16):
 def edge_case():
     image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     raw = Explainer(edge_model()).scores(image).logits[1]
-    model = edge_model(scale=6.0 / raw, bias=-3.0)     # logit +3 on the image, -3 without texture
+    model = edge_model(scale=6.0 / raw, bias=-3.0)  # logit +3 on the image, -3 without texture
     perfect = np.zeros((16, 16))
     perfect[REGION] = 1.0
     return model, image, perfect
@@ -244,14 +264,17 @@ def test_black_deletion_draws_edges_the_model_reacts_to(edge_case):
 
 # ---- Average Drop / Increase in Confidence --------------------------------------------------------
 
+
 def test_average_drop_and_increase_match_the_hand_computation():
-    model = linear_model([2, 1, 1, -1], -1)      # white image: logit 2 ln3, p = 0.9
-    maps = [np.array([[2.0, 0], [0, 0]]),        # only pixel 0 kept: logit 1 -> 0.75, drop 1/6
-            np.array([[1.0, 1], [1, 0]]),        # pixel 3 (negative weight) hidden: logit 3 -> 27/28
-            np.zeros((2, 2)),                    # no evidence: black image, logit -1 -> 0.25, drop 13/18
-            np.array([[1.0, 0.5], [0, 0]])]      # pixel 1 at half: logit 1.5 -> 1 / (1 + 3**-1.5)
+    model = linear_model([2, 1, 1, -1], -1)  # white image: logit 2 ln3, p = 0.9
+    maps = [
+        np.array([[2.0, 0], [0, 0]]),  # only pixel 0 kept: logit 1 -> 0.75, drop 1/6
+        np.array([[1.0, 1], [1, 0]]),  # pixel 3 (negative weight) hidden: logit 3 -> 27/28
+        np.zeros((2, 2)),  # no evidence: black image, logit -1 -> 0.25, drop 13/18
+        np.array([[1.0, 0.5], [0, 0]]),
+    ]  # pixel 1 at half: logit 1.5 -> 1 / (1 + 3**-1.5)
     result = average_drop_increase(model, [WHITE] * 4, maps, 1, progress=False)
-    half = 1 / (1 + 3 ** -1.5)
+    half = 1 / (1 + 3**-1.5)
     np.testing.assert_allclose(result.original, [0.9] * 4, atol=1e-6)
     np.testing.assert_allclose(result.explained, [0.75, 27 / 28, 0.25, half], atol=1e-6)
     np.testing.assert_allclose(result.drops, [1 / 6, 0, 13 / 18, (0.9 - half) / 0.9], atol=1e-6)
@@ -262,7 +285,7 @@ def test_average_drop_and_increase_match_the_hand_computation():
 
 def test_average_drop_takes_each_images_predicted_class_by_default():
     model = linear_model([2, 1, 1, -1], -1)
-    black = np.zeros((2, 2, 3), np.uint8)        # logit -1: class 0 predicted (p = 0.75)
+    black = np.zeros((2, 2, 3), np.uint8)  # logit -1: class 0 predicted (p = 0.75)
     result = average_drop_increase(model, np.stack([WHITE, black]), np.ones((2, 2, 2)), progress=False)
     np.testing.assert_array_equal(result.class_indices, [1, 0])
     with pytest.raises(ValueError, match="one map per image"):
@@ -270,6 +293,7 @@ def test_average_drop_takes_each_images_predicted_class_by_default():
 
 
 # ---- pointing game and energy -------------------------------------------------------------------
+
 
 def test_pointing_game_on_hand_made_maps():
     saliency = np.zeros((10, 10))
@@ -280,18 +304,18 @@ def test_pointing_game_on_hand_made_maps():
     assert pointing_game(saliency, mask).point == (7, 2)
     assert pointing_game(saliency, (6, 1, 9, 4), image_size=(10, 10)).hit
     assert not pointing_game(saliency, (0, 5, 5, 10), image_size=(10, 10)).hit
-    miss = pointing_game(saliency, (7, 5, 8, 10), image_size=(10, 10))   # 3 px below the peak
+    miss = pointing_game(saliency, (7, 5, 8, 10), image_size=(10, 10))  # 3 px below the peak
     assert (miss.hit, miss.distance) == (False, 3.0)
     assert pointing_game(saliency, (7, 5, 8, 10), image_size=(10, 10), tolerance=3).hit
 
 
 def test_pointing_game_upsamples_and_handles_flat_maps():
-    coarse = np.array([[0.0, 0.0], [0.0, 1.0]])          # bottom-right cell, a 20x20 plateau at 40x40
+    coarse = np.array([[0.0, 0.0], [0.0, 1.0]])  # bottom-right cell, a 20x20 plateau at 40x40
     result = pointing_game(coarse, (20, 20, 40, 40), image_size=(40, 40))
     assert result.hit and 30 <= result.point[0] <= 39 and 30 <= result.point[1] <= 39
     assert not pointing_game(coarse, (0, 0, 20, 20), image_size=(40, 40)).hit
     flat = pointing_game(np.zeros((4, 4)), np.ones((8, 8), bool))
-    assert (flat.hit, flat.point) == (False, None)        # a blank map points nowhere
+    assert (flat.hit, flat.point) == (False, None)  # a blank map points nowhere
     with pytest.raises(ValueError, match="image_size"):
         pointing_game(coarse, (0, 0, 5, 5))
     with pytest.raises(ValueError, match="no pixel"):
@@ -299,7 +323,7 @@ def test_pointing_game_upsamples_and_handles_flat_maps():
 
 
 def test_energy_in_region_on_hand_made_maps():
-    saliency = np.array([[3.0, 1.0], [0.0, -2.0]])       # negative part ignored
+    saliency = np.array([[3.0, 1.0], [0.0, -2.0]])  # negative part ignored
     assert energy_in_region(saliency, np.array([[True, False], [False, False]])) == pytest.approx(0.75)
     assert energy_in_region(saliency, (1, 0, 2, 2), image_size=(2, 2)) == pytest.approx(0.25)
     assert energy_in_region(np.ones((1, 1)), (0, 0, 5, 10), image_size=(10, 10)) == pytest.approx(0.5)
@@ -308,13 +332,14 @@ def test_energy_in_region_on_hand_made_maps():
 
 # ---- randomisation sanity check -------------------------------------------------------------------
 
+
 def test_spearman_matches_scipy_with_ties():
     from scipy import stats  # installed with scikit-learn (test extra)
 
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 4, 50).astype(float), rng.random(50)
     assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic)
-    assert spearman(a, a ** 3) == pytest.approx(1.0)
+    assert spearman(a, a**3) == pytest.approx(1.0)
     assert spearman(np.zeros(5), b[:5]) == 0.0
 
 
@@ -345,7 +370,7 @@ def test_randomization_leaves_the_model_untouched_and_changes_the_map():
     explainer = Explainer(model)
     first_map = explainer.cam(colour_image(), 0).raw
     result = randomization_check(explainer, colour_image(), 0, seed=1, progress=False)
-    assert_unchanged(before, model_fingerprint(model))                 # weights bit-identical, no new nodes
+    assert_unchanged(before, model_fingerprint(model))  # weights bit-identical, no new nodes
     np.testing.assert_array_equal(explainer.cam(colour_image(), 0).raw, first_map)
     assert result.layers == [["out"], ["out", "colour"]]
     assert result.correlations.shape == (2,)
@@ -365,17 +390,15 @@ def test_randomization_reaches_into_a_nested_backbone_without_touching_it():
 
 def test_randomization_layer_choices():
     model = colour_model()
-    assert randomization_check(model, colour_image(), 0, layers="all", progress=False).layers == [
-        ["out", "colour"]]
+    assert randomization_check(model, colour_image(), 0, layers="all", progress=False).layers == [["out", "colour"]]
     assert randomization_check(model, colour_image(), 0, layers=1, progress=False).layers == [["out"]]
-    assert randomization_check(model, colour_image(), 0, layers=["colour"], progress=False).layers == [
-        ["colour"]]
+    assert randomization_check(model, colour_image(), 0, layers=["colour"], progress=False).layers == [["colour"]]
     with pytest.raises(ValueError, match="no learned layer named 'nope'.*'out', 'colour'"):
         randomization_check(model, colour_image(), 0, layers=["nope"], progress=False)
 
 
 def test_randomization_needs_a_map_with_evidence():
-    gray = np.full((16, 16, 3), 128, np.uint8)        # no colour: neither detector fires
+    gray = np.full((16, 16, 3), 128, np.uint8)  # no colour: neither detector fires
     with pytest.raises(ValueError, match="no positive evidence"):
         randomization_check(colour_model(), gray, 0, progress=False)
 

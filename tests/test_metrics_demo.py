@@ -12,8 +12,13 @@ import pytest
 
 from gradcam_widget import Explainer  # noqa: E402
 from gradcam_widget.demo import load_model, make_shortcut_dataset  # noqa: E402
-from gradcam_widget.metrics import (deletion, energy_in_region, insertion, pointing_game,  # noqa: E402
-                                    randomization_check)
+from gradcam_widget.metrics import (
+    deletion,
+    energy_in_region,
+    insertion,
+    pointing_game,  # noqa: E402
+    randomization_check,
+)
 
 N_IMAGES = 50
 SEED = 7
@@ -25,7 +30,7 @@ def _model(name):
 
 @pytest.fixture(scope="module")
 def scenes():
-    return make_shortcut_dataset(N_IMAGES, seed=SEED, background_bias=1 / 3)   # ground gives nothing away
+    return make_shortcut_dataset(N_IMAGES, seed=SEED, background_bias=1 / 3)  # ground gives nothing away
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +61,15 @@ def test_gradcam_deletes_and_inserts_better_than_random_maps(scenes, debiased):
 def test_randomised_copies_give_unrelated_gradcam_maps(scenes, debiased):
     explainer, cams = debiased
     weights = [w.copy() for w in explainer.model.get_weights()]
-    results = [randomization_check(explainer, x, c.class_index, layers="all", progress=False)
-               for x, c in list(zip(scenes.images, cams))[:20] if c.has_evidence]
+    results = [
+        randomization_check(explainer, x, c.class_index, layers="all", progress=False)
+        for x, c in list(zip(scenes.images, cams))[:20]
+        if c.has_evidence
+    ]
     finals = np.array([r.final_correlation for r in results])
-    drawn = np.array([r.maps[-1].has_evidence for r in results])   # about half the random maps are blank
+    drawn = np.array([r.maps[-1].has_evidence for r in results])  # about half the random maps are blank
     assert len(finals) >= 15 and drawn.sum() >= 5
-    assert finals.mean() <= 0.3 and finals[drawn].mean() <= 0.3, finals   # measured: about 0.01 and 0.02
+    assert finals.mean() <= 0.3 and finals[drawn].mean() <= 0.3, finals  # measured: about 0.01 and 0.02
     assert all(np.array_equal(a, b) for a, b in zip(weights, explainer.model.get_weights()))
 
 

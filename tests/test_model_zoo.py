@@ -135,10 +135,15 @@ def test_keras_hub_classifier_explains_what_predict_computes(name):
     assert_finite_map(w.heatmap, cam.shape)
     assert w.explainer.wait_compiled(timeout=300)
     other = image(size, seed=20)  # a new image: features, scores and map through the traced functions
-    np.testing.assert_allclose(w.explainer.cam(other).raw, eager.cam(other).raw, rtol=1e-4,
-                               atol=1e-5 * max(eager.cam(other).maximum, 1e-30))
-    np.testing.assert_allclose(w.explainer.cams(img, [0, 1, 2])[1].raw, eager.cams(img, [0, 1, 2])[1].raw,
-                               rtol=1e-4, atol=1e-5 * max(cam.maximum, 1e-30))
+    np.testing.assert_allclose(
+        w.explainer.cam(other).raw, eager.cam(other).raw, rtol=1e-4, atol=1e-5 * max(eager.cam(other).maximum, 1e-30)
+    )
+    np.testing.assert_allclose(
+        w.explainer.cams(img, [0, 1, 2])[1].raw,
+        eager.cams(img, [0, 1, 2])[1].raw,
+        rtol=1e-4,
+        atol=1e-5 * max(cam.maximum, 1e-30),
+    )
     np.testing.assert_allclose(w.explainer.scores(img).probabilities, expected, atol=1e-5)
 
 
@@ -309,8 +314,11 @@ def two_heads():
 
 
 def test_two_heads_without_output_is_an_error_listing_them(two_heads):
-    for call in (lambda: Explainer(two_heads), lambda: compute_cam(two_heads, image(24)),
-                 lambda: show_gradcam(two_heads, image(24))):
+    for call in (
+        lambda: Explainer(two_heads),
+        lambda: compute_cam(two_heads, image(24)),
+        lambda: show_gradcam(two_heads, image(24)),
+    ):
         with pytest.raises(ValueError, match=r"2 outputs \(0: 'kind' \(None, 3\), 1: 'tags' \(None, 4\)\).*output="):
             call()
     with pytest.raises(ValueError, match="no output named 'box'"):
@@ -332,8 +340,9 @@ def test_output_chooses_the_head_on_every_entry_point(two_heads):
     dense = two_heads.get_layer("tags")
     top, reference = tape_gradcam(*split_at(two_heads, "tags_conv", dense), dense, tf.constant(img[None], tf.float32))
     assert_same_map(by_name.cams(img, [top])[0].raw, reference)
-    np.testing.assert_allclose(compute_cam(two_heads, img, class_index=top, output="tags")[0],
-                               reference / reference.max(), atol=1e-5)
+    np.testing.assert_allclose(
+        compute_cam(two_heads, img, class_index=top, output="tags")[0], reference / reference.max(), atol=1e-5
+    )
     w = show_gradcam(two_heads, img, output="tags", top_k=4)
     assert [t["probability"] for t in w.top_classes] == pytest.approx(sorted(tags, reverse=True), abs=1e-5)
     curve = deletion(two_heads, img, reference, class_index=top, steps=4, progress=False, output="tags")
@@ -382,5 +391,6 @@ def test_keras_hub_classifier_survives_a_keras_round_trip(tmp_path):
     loaded = keras.saving.load_model(path)
     assert loaded.preprocessor is not None
     np.testing.assert_allclose(compute_cam(loaded, img), compute_cam(model, img), atol=1e-5)
-    np.testing.assert_allclose(Explainer(loaded).scores(img).probabilities, loaded.predict(img[None], verbose=0)[0],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        Explainer(loaded).scores(img).probabilities, loaded.predict(img[None], verbose=0)[0], atol=1e-5
+    )

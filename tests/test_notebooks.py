@@ -23,16 +23,23 @@ def _snapshot(folder: Path) -> dict:
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
 def test_notebook_runs(path: Path, record_property):
     notebook = nbformat.read(path, as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
         f"{path.name} is committed with outputs; clear them"
+    )
     before = _snapshot(NOTEBOOKS)
-    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError on the first failing cell
     record_property("seconds", round(time.perf_counter() - start, 1))
-    errors = [out for cell in notebook.cells if cell.cell_type == "code"
-              for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    errors = [
+        out
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
     assert not errors
     after = _snapshot(NOTEBOOKS)
     changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
@@ -41,5 +48,10 @@ def test_notebook_runs(path: Path, record_property):
 
 def test_there_are_tutorials():
     names = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
-    assert {"01-quickstart.ipynb", "02-gradcam-step-by-step.ipynb", "03-shortcut-story.ipynb",
-            "04-misclassifications.ipynb", "05-real-mistakes.ipynb"} <= names
+    assert {
+        "01-quickstart.ipynb",
+        "02-gradcam-step-by-step.ipynb",
+        "03-shortcut-story.ipynb",
+        "04-misclassifications.ipynb",
+        "05-real-mistakes.ipynb",
+    } <= names

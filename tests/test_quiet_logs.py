@@ -25,8 +25,7 @@ def _stderr_outputs(cells: list[str], env: dict) -> list[str]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return [out.get("text", "") for cell in notebook.cells for out in cell.outputs
-            if out.get("name") == "stderr"]
+    return [out.get("text", "") for cell in notebook.cells for out in cell.outputs if out.get("name") == "stderr"]
 
 
 def test_executed_notebook_has_no_tensorflow_startup_output():
@@ -46,11 +45,12 @@ def test_executed_notebook_has_no_tensorflow_startup_output():
 
 def test_a_level_the_user_set_is_respected_and_the_filter_drops_the_real_lines():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
-    code = ("import os, gradcam_widget, tensorflow as tf\n"
-            "tf.constant(1.0) + 1.0\n"
-            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])")
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
-                         check=False)
+    code = (
+        "import os, gradcam_widget, tensorflow as tf\ntf.constant(1.0) + 1.0\nprint(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "0"
     assert "port.cc" in run.stderr  # asked for everything: TensorFlow's lines are shown, untouched
@@ -59,9 +59,11 @@ def test_a_level_the_user_set_is_respected_and_the_filter_drops_the_real_lines()
 
 
 def test_filter_keeps_errors_and_ordinary_output():
-    text = ("I0000 00:00:1.5 42 port.cc:153] oneDNN custom operations are on.\n"
-            "I0000 00:00:1.6 42 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
-            "To enable the following instructions: AVX2, rebuild TensorFlow.\n"
-            "E0000 00:00:1.7 42 real.cc:1] something broke\n"
-            "user output\n")
+    text = (
+        "I0000 00:00:1.5 42 port.cc:153] oneDNN custom operations are on.\n"
+        "I0000 00:00:1.6 42 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
+        "To enable the following instructions: AVX2, rebuild TensorFlow.\n"
+        "E0000 00:00:1.7 42 real.cc:1] something broke\n"
+        "user output\n"
+    )
     assert startup_noise(text) == "E0000 00:00:1.7 42 real.cc:1] something broke\nuser output\n"

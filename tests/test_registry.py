@@ -24,8 +24,9 @@ def _double_gradcam(activations, gradients):
 
 @pytest.fixture
 def double_cam():
-    entry = registry.register(registry.MethodInfo("doublecam", "Double-CAM", "gradient", _double_gradcam,
-                                                  slow=True, in_strip=True))
+    entry = registry.register(
+        registry.MethodInfo("doublecam", "Double-CAM", "gradient", _double_gradcam, slow=True, in_strip=True)
+    )
     yield entry
     registry.unregister("doublecam")
 

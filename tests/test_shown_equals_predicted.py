@@ -53,14 +53,20 @@ CONVENTIONS = {
     "VGG caffe (negative)": (lambda: classifier(1 / 128), lambda u: vgg_preprocess(u), None, False),
     "[-1, 1]": (lambda: classifier(1.0), lambda u: u.astype(np.float32) / 127.5 - 1, None, False),
     "uint8 + preprocess=": (lambda: classifier(1 / 128), lambda u: u, vgg_preprocess, True),
-    "tensor": (lambda: classifier(1.0),
-               lambda u: __import__("tensorflow").constant(u.astype(np.float32) / 255), None, True),
-    "gray 2-D, Input((H, W))": (lambda: classifier(1 / 255, shape=(SIZE, SIZE)),
-                                lambda u: u[..., 0], None, True),
-    "gray 2-D, Input((H, W, 1))": (lambda: classifier(1 / 255, shape=(SIZE, SIZE, 1)),
-                                   lambda u: u[..., 0], None, True),
-    "gray 3-D, Input((H, W, 1))": (lambda: classifier(1 / 255, shape=(SIZE, SIZE, 1)),
-                                   lambda u: u[..., :1], None, True),
+    "tensor": (
+        lambda: classifier(1.0),
+        lambda u: __import__("tensorflow").constant(u.astype(np.float32) / 255),
+        None,
+        True,
+    ),
+    "gray 2-D, Input((H, W))": (lambda: classifier(1 / 255, shape=(SIZE, SIZE)), lambda u: u[..., 0], None, True),
+    "gray 2-D, Input((H, W, 1))": (lambda: classifier(1 / 255, shape=(SIZE, SIZE, 1)), lambda u: u[..., 0], None, True),
+    "gray 3-D, Input((H, W, 1))": (
+        lambda: classifier(1 / 255, shape=(SIZE, SIZE, 1)),
+        lambda u: u[..., :1],
+        None,
+        True,
+    ),
 }
 
 
@@ -130,8 +136,9 @@ def test_explorer_predictions_are_model_predict_argmax(name, models):
     # compute_cam's "top class" (class_index=None) is model.predict's argmax too
     ex = Explainer(model, preprocess=preprocess, compiled=False)
     one_by_one = list(images[:4])
-    np.testing.assert_array_equal(compute_cam(ex, one_by_one),
-                                  compute_cam(ex, one_by_one, [int(c) for c in expected[:4].argmax(-1)]))
+    np.testing.assert_array_equal(
+        compute_cam(ex, one_by_one), compute_cam(ex, one_by_one, [int(c) for c in expected[:4].argmax(-1)])
+    )
 
 
 def test_a_range_guess_would_be_caught(models):
@@ -156,12 +163,20 @@ def loaded(path, color_mode="rgb") -> np.ndarray:
     return keras.utils.img_to_array(keras.utils.load_img(path, color_mode=color_mode))
 
 
-@pytest.mark.parametrize("file, kind", [("rgb.png", "path"), ("gray.png", "path"), ("rgba.png", "path"),
-                                        ("rgb.png", "PIL"), ("rgba.png", "PIL"), ("rgb.png", "bytes")])
+@pytest.mark.parametrize(
+    "file, kind",
+    [
+        ("rgb.png", "path"),
+        ("gray.png", "path"),
+        ("rgba.png", "path"),
+        ("rgb.png", "PIL"),
+        ("rgba.png", "PIL"),
+        ("rgb.png", "bytes"),
+    ],
+)
 def test_pictures_reach_the_model_as_load_img_gives_them(file, kind, files, models):
     path = files / file
-    image = {"path": path, "PIL": Image.open(path) if kind == "PIL" else None,
-             "bytes": path.read_bytes()}[kind]
+    image = {"path": path, "PIL": Image.open(path) if kind == "PIL" else None, "bytes": path.read_bytes()}[kind]
     x = loaded(path)
     for name in ("uint8", "uint8 + preprocess="):
         _, _, preprocess, _ = CONVENTIONS[name]
@@ -215,9 +230,7 @@ def test_black_baseline_is_the_value_shown_as_black(models):
     model = models["VGG caffe (negative)"]
     x = vgg_preprocess(pictures(1, seed=5))[0]
     d = deletion(model, x, np.ones((4, 4)), 0, steps=1, baseline="black", progress=False)
-    np.testing.assert_allclose(d.probabilities[-1], predicted(model, np.full((1,) + x.shape, x.min()))[0, 0],
-                               atol=TOL)
+    np.testing.assert_allclose(d.probabilities[-1], predicted(model, np.full((1,) + x.shape, x.min()))[0, 0], atol=TOL)
     model = models["uint8"]
     d = deletion(model, pictures(1)[0], np.ones((4, 4)), 0, steps=1, baseline="black", progress=False)
-    np.testing.assert_allclose(d.probabilities[-1], predicted(model, np.zeros((1, SIZE, SIZE, 3)))[0, 0],
-                               atol=TOL)
+    np.testing.assert_allclose(d.probabilities[-1], predicted(model, np.zeros((1, SIZE, SIZE, 3)))[0, 0], atol=TOL)

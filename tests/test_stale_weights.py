@@ -77,18 +77,19 @@ def test_scorecam_for_k_classes_runs_one_set_of_masked_passes():
     ex = Explainer(model, scorecam_channels=5, batch_size=2, compiled=False)
     totals = []
     maps = ex.cams(image, [0, 3, 5, 1, 2], "scorecam", progress=lambda done, total: totals.append(total))
-    assert ex.masked_pass_count == 5                  # one pass per chosen channel, not per class
+    assert ex.masked_pass_count == 5  # one pass per chosen channel, not per class
     assert set(totals) == {5}
     for c, cam in zip([0, 3, 5, 1, 2], maps):
         single = Explainer(model, scorecam_channels=5, batch_size=2, compiled=False).cam(image, c, "scorecam")
         np.testing.assert_array_equal(cam.raw, single.raw)
-    ex.cam(image, 4, "scorecam")                      # another class later: the same passes
+    ex.cam(image, 4, "scorecam")  # another class later: the same passes
     ex.cam(image, 2, "scorecam", contrast=4)
     assert ex.masked_pass_count == 5
     ex.cam(image, 4, "scorecam", layer=ex.layer_name)
     assert ex.masked_pass_count == 5
-    _train_one_epoch(model)                           # new weights: the passes are run again
+    _train_one_epoch(model)  # new weights: the passes are run again
     after = ex.cam(image, 4, "scorecam")
     assert ex.masked_pass_count == 10
-    np.testing.assert_array_equal(after.raw, Explainer(model, scorecam_channels=5, batch_size=2,
-                                                       compiled=False).cam(image, 4, "scorecam").raw)
+    np.testing.assert_array_equal(
+        after.raw, Explainer(model, scorecam_channels=5, batch_size=2, compiled=False).cam(image, 4, "scorecam").raw
+    )

@@ -20,8 +20,14 @@ HOSTILE = ["</script><script>alert(1)</script>", "<!-- x", "fine", "also fine"]
 @pytest.fixture(scope="module")
 def widgets():
     keras.utils.set_random_seed(4)
-    model = keras.Sequential([keras.Input((20, 20, 3)), keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(4, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((20, 20, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
     rng = np.random.default_rng(0)
     one = show_gradcam(model, rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), class_names=HOSTILE, top_k=2)
     two = show_gradcam(model, rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), class_names=HOSTILE, top_k=2)
@@ -46,8 +52,10 @@ def test_one_page_holds_every_widget_and_every_computed_map(widgets, tmp_path):
     keys = {(m["class_index"], m["method"], m["layer"]) for m in data["widgets"][0]["maps"]}
     assert (outside, "gradcam", "conv") in keys and len(keys) == 3
     raw = next(m for m in data["widgets"][0]["maps"] if m["class_index"] == outside)["raw"]["$bytes"]
-    np.testing.assert_array_equal(np.frombuffer(base64.b64decode(raw), "<f4").reshape(one.heatmap.shape),
-                                  np.asarray(one._cam_for(outside, "gradcam", "conv").raw, "<f4"))
+    np.testing.assert_array_equal(
+        np.frombuffer(base64.b64decode(raw), "<f4").reshape(one.heatmap.shape),
+        np.asarray(one._cam_for(outside, "gradcam", "conv").raw, "<f4"),
+    )
     assert data["esm"].rstrip().endswith("export default { render };")
     assert not any(name.startswith("_") for name in data["widgets"][0]["state"])  # no ipywidgets plumbing
 

@@ -21,15 +21,28 @@ HOSTILE = ['<img src=x onerror="alert(1)">', "a & b", "plain", "<script>bad()</s
 @pytest.fixture(scope="module")
 def widget():
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((24, 24, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((24, 24, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(5, activation="softmax"),
+        ]
+    )
     img = np.random.default_rng(2).integers(0, 256, (24, 24, 3), dtype=np.uint8)
     return show_gradcam(model, img, class_names=HOSTILE, top_k=3)
 
 
-@pytest.mark.parametrize("size, shown", [((64, 64), (256, 256)), ((224, 224), (256, 256)),
-                                         ((300, 200), (300, 200)), ((1024, 512), (512, 256)),
-                                         ((10, 40), (64, 256))])
+@pytest.mark.parametrize(
+    "size, shown",
+    [
+        ((64, 64), (256, 256)),
+        ((224, 224), (256, 256)),
+        ((300, 200), (300, 200)),
+        ((1024, 512), (512, 256)),
+        ((10, 40), (64, 256)),
+    ],
+)
 def test_display_size_follows_the_live_widget(size, shown):
     assert static_view.display_size(*size) == shown
 
@@ -48,7 +61,8 @@ def test_html_fallback_holds_the_picture_and_the_class_list_as_text(widget):
     picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(src))).convert("RGB"))
     assert picture.shape == (256, 256, 3)
     np.testing.assert_array_equal(
-        picture, static_view.picture(widget.display_image, widget.heatmap, widget.colormap, widget.opacity))
+        picture, static_view.picture(widget.display_image, widget.heatmap, widget.colormap, widget.opacity)
+    )
 
 
 def test_html_fallback_follows_the_selection_outside_the_top_k(widget):

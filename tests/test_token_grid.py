@@ -9,17 +9,20 @@ from gradcam_widget import Explainer
 from gradcam_widget.explain.tokens import TokenGrid, find_grid
 
 
-@pytest.mark.parametrize("tokens, image, patch, sizes, expected", [
-    (197, (224, 224), (16, 16), set(), TokenGrid(14, 14, 1)),   # ViT-B/16: a class token
-    (198, (224, 224), (16, 16), set(), TokenGrid(14, 14, 2)),   # DeiT: class + distillation tokens
-    (196, (224, 224), (16, 16), set(), TokenGrid(14, 14, 0)),   # mean-pooled, no class token
-    (50, (224, 224), (16, 16), set(), None),                    # the model says 14 x 14: not these tokens
-    (24, (64, 96), (16, 16), set(), TokenGrid(4, 6, 0)),        # a wide image
-    (17, (32, 32), None, set(), TokenGrid(4, 4, 1)),            # nothing said: the count, square input
-    (50, (224, 224), None, {(7, 7), (14, 14)}, TokenGrid(7, 7, 1)),  # the patch embedding's 7 x 7 map
-    (10, (16, 16), None, {(14, 14)}, None),                      # no spatial tensor holds 9 or 10 positions
-    (3, (32, 32), None, set(), None),
-])
+@pytest.mark.parametrize(
+    "tokens, image, patch, sizes, expected",
+    [
+        (197, (224, 224), (16, 16), set(), TokenGrid(14, 14, 1)),  # ViT-B/16: a class token
+        (198, (224, 224), (16, 16), set(), TokenGrid(14, 14, 2)),  # DeiT: class + distillation tokens
+        (196, (224, 224), (16, 16), set(), TokenGrid(14, 14, 0)),  # mean-pooled, no class token
+        (50, (224, 224), (16, 16), set(), None),  # the model says 14 x 14: not these tokens
+        (24, (64, 96), (16, 16), set(), TokenGrid(4, 6, 0)),  # a wide image
+        (17, (32, 32), None, set(), TokenGrid(4, 4, 1)),  # nothing said: the count, square input
+        (50, (224, 224), None, {(7, 7), (14, 14)}, TokenGrid(7, 7, 1)),  # the patch embedding's 7 x 7 map
+        (10, (16, 16), None, {(14, 14)}, None),  # no spatial tensor holds 9 or 10 positions
+        (3, (32, 32), None, set(), None),
+    ],
+)
 def test_find_grid(tokens, image, patch, sizes, expected):
     assert find_grid(tokens, image, patch, sizes) == expected
 

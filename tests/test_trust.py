@@ -29,13 +29,16 @@ def debiased():
 
 
 # ----------------------------------------------------------------------------- sentences
-@pytest.mark.parametrize("d, rd, i, ri, start", [
-    (0.1, 0.5, 0.9, 0.5, "Faithful"),
-    (0.1, 0.5, 0.5, 0.5, "Partly faithful: for penguin, only removing"),
-    (0.5, 0.5, 0.9, 0.5, "Partly faithful: for penguin, only restoring"),
-    (0.5, 0.5, 0.5, 0.5, "Not better than random"),
-    (0.52, 0.5, 0.48, 0.5, "Not better than random"),  # within the margin is not better
-])
+@pytest.mark.parametrize(
+    "d, rd, i, ri, start",
+    [
+        (0.1, 0.5, 0.9, 0.5, "Faithful"),
+        (0.1, 0.5, 0.5, 0.5, "Partly faithful: for penguin, only removing"),
+        (0.5, 0.5, 0.9, 0.5, "Partly faithful: for penguin, only restoring"),
+        (0.5, 0.5, 0.5, 0.5, "Not better than random"),
+        (0.52, 0.5, 0.48, 0.5, "Not better than random"),  # within the margin is not better
+    ],
+)
 def test_faithfulness_verdict_compares_with_random_maps(d, rd, i, ri, start):
     text = trust.faithfulness_verdict("penguin", d, rd, i, ri, flat=False, has_evidence=True)
     assert text.startswith(start)
@@ -45,8 +48,7 @@ def test_faithfulness_verdict_compares_with_random_maps(d, rd, i, ri, start):
 
 def test_flat_curves_are_inconclusive_and_no_evidence_is_said():
     assert trust.faithfulness_verdict("x", 1, 1, 1, 1, flat=True, has_evidence=True).startswith("Inconclusive")
-    assert "no positive evidence" in trust.faithfulness_verdict("x", .5, .5, .5, .5, flat=False,
-                                                               has_evidence=False)
+    assert "no positive evidence" in trust.faithfulness_verdict("x", 0.5, 0.5, 0.5, 0.5, flat=False, has_evidence=False)
 
 
 def test_difference_is_gradcam_minus_hirescam_each_normalised():
@@ -78,10 +80,12 @@ def test_report_sections_on_the_debiased_model(debiased, scene):
     f = dict(sections)["faithfulness"]
     # the panel's curves are the metrics' curves (same class, baseline, steps)
     cam = ex.cam(scene, k)
-    np.testing.assert_allclose(f.deletion, deletion(ex, scene, cam, k, steps=trust.PANEL_STEPS,
-                                                    progress=False).probabilities, atol=1e-6)
-    np.testing.assert_allclose(f.insertion, insertion(ex, scene, cam, k, steps=trust.PANEL_STEPS,
-                                                      progress=False).probabilities, atol=1e-6)
+    np.testing.assert_allclose(
+        f.deletion, deletion(ex, scene, cam, k, steps=trust.PANEL_STEPS, progress=False).probabilities, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        f.insertion, insertion(ex, scene, cam, k, steps=trust.PANEL_STEPS, progress=False).probabilities, atol=1e-6
+    )
     assert len(f.fractions) == trust.PANEL_STEPS + 1 and f.baseline == "blur"
     assert f.deletion_auc < f.random_deletion_auc - trust.AUC_MARGIN
     assert f.insertion_auc > f.random_insertion_auc + trust.AUC_MARGIN
@@ -113,8 +117,9 @@ def test_report_can_be_cancelled_between_batches(debiased, scene):
         stop.set()
 
     with pytest.raises(Cancelled):
-        for _ in trust.trust_sections(ex, scene, 0, "gradcam", ex.layer_name, class_name="e",
-                                      progress=progress, cancel=stop.is_set):
+        for _ in trust.trust_sections(
+            ex, scene, 0, "gradcam", ex.layer_name, class_name="e", progress=progress, cancel=stop.is_set
+        ):
             pass
     assert seen == ["randomization"]  # stopped at the first step after the cancel
 
@@ -165,7 +170,7 @@ def test_superseded_report_is_never_published(debiased, scene):
     assert w.trust["class_index"] == 1 and w.trust["state"] == "ready"
     # once the last click was made, only reports for it were published
     last_click = max(i for i, t in enumerate(published) if t.get("class_index") != 1)
-    assert all(t["class_index"] == 1 for t in published[last_click + 1:])
+    assert all(t["class_index"] == 1 for t in published[last_click + 1 :])
 
 
 def test_closing_the_panel_stops_its_work(debiased, scene):

@@ -44,6 +44,7 @@ class SlowExplainer:
             self.gate.wait(5)
             time.sleep(0.01)
             return bool(user_cancel and user_cancel())
+
         return {**kwargs, "cancel": cancel}
 
 
@@ -67,12 +68,12 @@ def _outside(widget, n=3):
 def test_clicks_during_a_slow_method_end_on_the_last_one(slow_widget):
     widget, explainer, sent, statuses = slow_widget
     a, b, c = _outside(widget)
-    widget.method = "scorecam"       # the top-k batch starts in the background
+    widget.method = "scorecam"  # the top-k batch starts in the background
     assert widget.busy
-    explainer.gate.clear()           # hold the worker between batches
+    explainer.gate.clear()  # hold the worker between batches
     widget.selected_class = a
     widget.selected_class = b
-    widget.selected_class = c        # only this one should ever be sent
+    widget.selected_class = c  # only this one should ever be sent
     explainer.gate.set()
     assert widget.wait(20)
     assert widget.selected_class == c
@@ -106,7 +107,7 @@ def test_fast_method_after_slow_one_supersedes_it(slow_widget):
     k = _outside(widget, 1)[0]
     explainer.gate.clear()
     widget.method = "scorecam"
-    widget.method = "gradcam"        # answered at once; the Score-CAM batch must not overwrite it
+    widget.method = "gradcam"  # answered at once; the Score-CAM batch must not overwrite it
     explainer.gate.set()
     assert widget.wait(20)
     assert widget.method == "gradcam" and widget.maps[0]["method"] == "gradcam"

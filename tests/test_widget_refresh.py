@@ -32,8 +32,13 @@ def _model(seed=0):
 def _train_one_epoch(model):
     rng = np.random.default_rng(3)
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
-    model.fit(rng.uniform(0, 255, (16, 16, 16, 3)).astype("float32"), rng.integers(0, 6, 16),
-              epochs=1, batch_size=8, verbose=0)
+    model.fit(
+        rng.uniform(0, 255, (16, 16, 16, 3)).astype("float32"),
+        rng.integers(0, 6, 16),
+        epochs=1,
+        batch_size=8,
+        verbose=0,
+    )
 
 
 def _assert_shows_the_weights_of(w, model, image):
@@ -56,7 +61,7 @@ def trained():
     w.comm = FakeComm(w.model_id)
     old_maps = [bytes(m["raw"]) for m in w.maps]
     outside = [c for c in range(6) if c not in w._top_indices]
-    w.selected_class = outside[0]      # an on-demand map cached under the old weights
+    w.selected_class = outside[0]  # an on-demand map cached under the old weights
     w.selected_class = w._top_indices[0]
     assert not w.check_weights() and not w.stale
     _train_one_epoch(model)
@@ -65,7 +70,7 @@ def trained():
 
 def test_the_next_class_switch_after_training_shows_the_new_weights(trained):
     model, image, _, w, old_maps = trained
-    assert w.check_weights() and w.stale            # what the page shows is out of date
+    assert w.check_weights() and w.stale  # what the page shows is out of date
     w.selected_class = w._top_indices[1]
     assert not w.stale
     assert [bytes(m["raw"]) for m in w.maps] != old_maps
@@ -92,10 +97,26 @@ def test_refresh_from_the_page(trained):
 
 
 # ----------------------------------------------------------------------------- values from the page
-REFUSED = [("selected_class", -5), ("selected_class", 10**9), ("selected_class", None), ("selected_class", "3"),
-           ("selected_class", 2.5), ("selected_class", True), ("opacity", 5), ("opacity", None), ("opacity", "0.5"),
-           ("colormap", "nope"), ("colormap", None), ("method", None), ("method", 3), ("layer", None),
-           ("trust_open", "yes"), ("maps", []), ("status", {"state": "ready"}), ("class_names", ["x"])]
+REFUSED = [
+    ("selected_class", -5),
+    ("selected_class", 10**9),
+    ("selected_class", None),
+    ("selected_class", "3"),
+    ("selected_class", 2.5),
+    ("selected_class", True),
+    ("opacity", 5),
+    ("opacity", None),
+    ("opacity", "0.5"),
+    ("colormap", "nope"),
+    ("colormap", None),
+    ("method", None),
+    ("method", 3),
+    ("layer", None),
+    ("trust_open", "yes"),
+    ("maps", []),
+    ("status", {"state": "ready"}),
+    ("class_names", ["x"]),
+]
 
 
 @pytest.fixture
@@ -109,7 +130,7 @@ def widget():
 def test_a_refused_page_value_is_answered_with_the_kernel_value(widget, name, value):
     before = json.loads(json.dumps(getattr(widget, name), default=repr))
     widget.comm.clear()
-    widget.set_state({name: value})                       # no exception: nothing for the log console
+    widget.set_state({name: value})  # no exception: nothing for the log console
     assert json.loads(json.dumps(getattr(widget, name), default=repr)) == before
     answers = [state for state in widget.comm.updates() if name in state]
     assert answers, "the page must get the kernel's value back"
@@ -129,8 +150,13 @@ def test_valid_and_refused_values_in_one_message(widget):
 
 
 def test_python_side_bad_values_still_raise(widget):
-    for name, value in [("selected_class", -5), ("selected_class", "3"), ("opacity", 5), ("colormap", "nope"),
-                        ("method", None)]:
+    for name, value in [
+        ("selected_class", -5),
+        ("selected_class", "3"),
+        ("opacity", 5),
+        ("colormap", "nope"),
+        ("method", None),
+    ]:
         with pytest.raises(traitlets.TraitError):
             setattr(widget, name, value)
 
@@ -152,6 +178,7 @@ class _Gated:
             self.batches += 1
             self.gate.wait(10)
             return bool(cancel and cancel())
+
         return {**kwargs, "cancel": gated} if cancel else kwargs
 
     def cam(self, image, k=None, method="gradcam", **kwargs):
@@ -167,24 +194,24 @@ def test_background_work_stops_within_one_batch(how):
 
     ex = _Gated(Explainer(gap_classifier(num_classes=6), scorecam_channels=None, batch_size=1, compiled=False))
     w = GradCAMWidget(ex, random_image(seed=2), top_k=2)
-    w.method = "scorecam"                      # the top-k batch on a worker, one channel a batch
+    w.method = "scorecam"  # the top-k batch on a worker, one channel a batch
     deadline = time.monotonic() + 10
     while ex.batches < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     worker = w._map_job.thread
     if how == "interrupt":
-        kernel_hooks.stop_all()                # what an interrupt of the kernel does
+        kernel_hooks.stop_all()  # what an interrupt of the kernel does
     else:
         w.close()
     at_stop = ex.batches
     ex.gate.set()
     worker.join(10)
     assert not worker.is_alive()
-    assert ex.batches - at_stop <= 1           # at most the batch that was waiting
-    assert ex.inner.masked_pass_count < 8      # 8 channels: it never finished
+    assert ex.batches - at_stop <= 1  # at most the batch that was waiting
+    assert ex.inner.masked_pass_count < 8  # 8 channels: it never finished
     if how == "interrupt":
         assert w.status["state"] == "error" and "interrupted" in w.status["message"]
-        w.method = "gradcam"                   # and the widget still works
+        w.method = "gradcam"  # and the widget still works
         assert w.status["state"] == "ready"
 
 
@@ -255,14 +282,14 @@ def test_a_cell_that_trains_marks_the_widget_stale_and_calls_inside_cells_check(
         np.testing.assert_array_equal(ex.cam(image, 1).raw, Explainer(model, compiled=False).cam(image, 1).raw)
 
     _run_cell(shell, set_and_explain)
-    assert w.stale                                   # checked after the cell
+    assert w.stale  # checked after the cell
     w.refresh()
     assert not w.stale
     _assert_shows_the_weights_of(w, model, image)
-    _run_cell(shell, lambda: None)                   # a cell that changes nothing
+    _run_cell(shell, lambda: None)  # a cell that changes nothing
     assert not w.stale
-    kernel.assign(np.asarray(kernel) * 0.5)          # outside a cell (a widget callback), by hand
-    w.refresh()                                      # reads the weights whatever ran
+    kernel.assign(np.asarray(kernel) * 0.5)  # outside a cell (a widget callback), by hand
+    w.refresh()  # reads the weights whatever ran
     _assert_shows_the_weights_of(w, model, image)
 
 
@@ -276,7 +303,7 @@ def test_interrupts_stop_widget_work(shell):
     assert shell.kernel.saved_sigint_handler is kernel_hooks._on_idle_interrupt  # the idle handler is ours
     w.method = "scorecam"
     worker = w._map_job.thread
-    kernel_hooks._on_idle_interrupt(signal.SIGINT, None)   # SIGINT while the kernel is idle
+    kernel_hooks._on_idle_interrupt(signal.SIGINT, None)  # SIGINT while the kernel is idle
     ex.gate.set()
     worker.join(10)
     assert not worker.is_alive() and "interrupted" in w.status["message"]
@@ -288,7 +315,7 @@ def test_interrupts_stop_widget_work(shell):
     def interrupted_cell():
         raise KeyboardInterrupt
 
-    _run_cell(shell, interrupted_cell)                     # an interrupt while a cell runs
+    _run_cell(shell, interrupted_cell)  # an interrupt while a cell runs
     ex.gate.set()
     worker.join(10)
     assert not worker.is_alive() and "interrupted" in w.status["message"]
@@ -297,14 +324,14 @@ def test_interrupts_stop_widget_work(shell):
 def test_topk_and_trust_strip_share_one_set_of_scorecam_passes():
     ex = Explainer(gap_classifier(num_classes=6), scorecam_channels=6, batch_size=4, compiled=False)
     w = GradCAMWidget(ex, random_image(seed=3), top_k=3)
-    w.method = "scorecam"                       # the top-3 and the selection: one set of passes
+    w.method = "scorecam"  # the top-3 and the selection: one set of passes
     assert w.wait(60)
     assert ex.masked_pass_count == 6
     outside = next(c for c in range(6) if c not in w._top_indices)
-    w.selected_class = outside                  # another class: read from the same passes
+    w.selected_class = outside  # another class: read from the same passes
     assert w.wait(60) and w.extra_map["class_index"] == outside
     w.method = "gradcam"
-    w.open_trust_panel(scorecam=True)           # the strip's Score-CAM thumbnail: the same passes too
+    w.open_trust_panel(scorecam=True)  # the strip's Score-CAM thumbnail: the same passes too
     assert w.wait(120)
     assert [s["label"] for s in w.trust["strip"]][-1] == "Score-CAM"
     assert ex.masked_pass_count == 6

@@ -218,8 +218,13 @@ def test_switching_within_topk_costs_no_engine_call(widget, spy):
     widget.comm.clear()
     for t in reversed(widget.top_classes):
         widget.set_state({"selected_class": t["index"]})  # the browser's path
-        assert widget.status == {"state": "ready", "message": "", "class_index": t["index"],
-                                 "method": "gradcam", "layer": widget.layer}
+        assert widget.status == {
+            "state": "ready",
+            "message": "",
+            "class_index": t["index"],
+            "method": "gradcam",
+            "layer": widget.layer,
+        }
     assert spy.engine_calls() == []
     sent_keys = {k for state in widget.comm.updates() for k in state}
     assert sent_keys == {"status"}  # no maps re-sent
@@ -264,8 +269,7 @@ def test_last_of_rapid_selections_wins(widget, spy, explainer, image):
     assert widget.selected_class == last
     assert widget.extra_map["class_index"] == last
     assert widget.status["class_index"] == last and widget.status["state"] == "ready"
-    np.testing.assert_allclose(widget.heatmap, explainer.cam(image, last, "gradcam").normalized,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(widget.heatmap, explainer.cam(image, last, "gradcam").normalized, rtol=1e-5, atol=1e-6)
     last_update = widget.comm.updates()[-1]
     assert last_update["status"]["class_index"] == last
 
@@ -297,8 +301,9 @@ def test_layer_change_includes_an_outside_selection_in_the_batch(widget, spy, ex
     assert spy.engine_calls() == [("cams", top + (k,), "gradcam", other)]
     assert [m["layer"] for m in widget.maps] == [other] * TOP_K
     assert (widget.extra_map["class_index"], widget.extra_map["layer"]) == (k, other)
-    np.testing.assert_allclose(_decode(widget.extra_map),
-                               explainer.cam(image, k, "gradcam", layer=other).raw, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        _decode(widget.extra_map), explainer.cam(image, k, "gradcam", layer=other).raw, rtol=1e-5, atol=1e-7
+    )
 
 
 def test_switching_back_to_a_seen_method_uses_the_cache(widget, spy):
@@ -321,8 +326,13 @@ def test_engine_error_becomes_status_and_the_widget_recovers(widget, spy):
     a, b = _outside(widget, 2)
     spy.fail_next = ValueError("class 3 is broken; try another")
     widget.set_state({"selected_class": a})
-    assert widget.status == {"state": "error", "message": "class 3 is broken; try another",
-                             "class_index": a, "method": "gradcam", "layer": widget.layer}
+    assert widget.status == {
+        "state": "error",
+        "message": "class 3 is broken; try another",
+        "class_index": a,
+        "method": "gradcam",
+        "layer": widget.layer,
+    }
     assert isinstance(widget.last_error, ValueError)
     widget.set_state({"selected_class": b})
     assert widget.status["state"] == "ready" and widget.extra_map["class_index"] == b
@@ -377,8 +387,7 @@ def test_heatmap_computes_after_a_failed_selection(widget, spy, explainer, image
     k = _outside(widget)[0]
     spy.fail_next = ValueError("transient")
     widget.selected_class = k
-    np.testing.assert_allclose(widget.heatmap, explainer.cam(image, k, "gradcam").normalized,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(widget.heatmap, explainer.cam(image, k, "gradcam").normalized, rtol=1e-5, atol=1e-6)
 
 
 def test_to_png_matches_the_numpy_reference(widget, tmp_path, image):
@@ -423,15 +432,18 @@ def test_repr_mimebundle_survives_an_engine_error(widget, spy):
 
 
 # ----------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("kwargs, match", [
-    ({"top_k": 0}, r"top_k must be between 1 and the number of classes \(10\)"),
-    ({"top_k": 11}, r"top_k must be between 1 .*got 11"),
-    ({"opacity": 1.5}, r"opacity must be a number in \[0, 1\]"),
-    ({"opacity": -0.1}, r"opacity"),
-    ({"colormap": "rainbow"}, r"unknown colormap 'rainbow'; use one of: jet"),
-    ({"class_names": ["a", "b"]}, r"2 names but the model has 10 classes"),
-    ({"method": "gradcam2"}, r"unknown method 'gradcam2'; use one of: gradcam"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"top_k": 0}, r"top_k must be between 1 and the number of classes \(10\)"),
+        ({"top_k": 11}, r"top_k must be between 1 .*got 11"),
+        ({"opacity": 1.5}, r"opacity must be a number in \[0, 1\]"),
+        ({"opacity": -0.1}, r"opacity"),
+        ({"colormap": "rainbow"}, r"unknown colormap 'rainbow'; use one of: jet"),
+        ({"class_names": ["a", "b"]}, r"2 names but the model has 10 classes"),
+        ({"method": "gradcam2"}, r"unknown method 'gradcam2'; use one of: gradcam"),
+    ],
+)
 def test_constructor_rejects_bad_arguments(explainer, image, kwargs, match):
     with pytest.raises(ValueError, match=match):
         GradCAMWidget(explainer, image, **kwargs)
@@ -463,8 +475,9 @@ def test_display_traits_are_validated_and_cost_no_engine_call(widget, spy):
 
 # ----------------------------------------------------------------------------- show_gradcam
 def test_show_gradcam_reuses_an_explainer(explainer, image):
-    w = show_gradcam(explainer, image, top_k=2, class_names=[f"c{i}" for i in range(NUM_CLASSES)],
-                     colormap="viridis", opacity=0.25)
+    w = show_gradcam(
+        explainer, image, top_k=2, class_names=[f"c{i}" for i in range(NUM_CLASSES)], colormap="viridis", opacity=0.25
+    )
     assert w.explainer is explainer
     assert w.top_classes[0]["name"] == f"c{w.top_classes[0]['index']}"
     assert (w.colormap, w.opacity, len(w.maps)) == ("viridis", 0.25, 2)
@@ -513,8 +526,9 @@ def test_bytes_per_class_switch(widget, capsys):
     assert len(widget.extra_map["raw"]) == raw
     assert total < raw + 700
     with capsys.disabled():
-        print(f"\n[bytes per class switch] {h}x{w} map: {raw} B raw, {total} B on the wire "
-              f"(extra_map + status messages)")
+        print(
+            f"\n[bytes per class switch] {h}x{w} map: {raw} B raw, {total} B on the wire (extra_map + status messages)"
+        )
     widget.comm.clear()
     widget.selected_class = widget.top_classes[1]["index"]
     within = sum(_message_bytes(state) for state in widget.comm.updates())
@@ -534,7 +548,12 @@ def test_default_top_k_is_five_or_every_class(explainer, image, model):
 
 def test_never_called_sequential_model_works(image):
     keras.utils.set_random_seed(4)
-    seq = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu", name="c"),
-                            keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    seq = keras.Sequential(
+        [
+            keras.layers.Conv2D(4, 3, activation="relu", name="c"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
     w = show_gradcam(seq, image)
     assert w.top_k == 3 and w.layer == "c" and w.status["state"] == "ready"

@@ -53,8 +53,13 @@ def hub_resnet():
     from keras_hub import layers, models
 
     backbone = models.ResNetBackbone(
-        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
-        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block")
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_strides=[1, 2],
+        block_type="basic_block",
+    )
     return _hub_task(models.ResNetImageClassifier, backbone, layers.ResNetImageConverter)
 
 
@@ -62,13 +67,22 @@ def hub_efficientnet():
     from keras_hub import models
 
     backbone = models.EfficientNetBackbone(
-        stackwise_kernel_sizes=[3, 3], stackwise_num_repeats=[1, 1], stackwise_input_filters=[8, 8],
-        stackwise_output_filters=[8, 16], stackwise_expansion_ratios=[1, 2],
-        stackwise_squeeze_and_excite_ratios=[0.25, 0.25], stackwise_strides=[1, 2],
-        stackwise_block_types=["v1", "v1"], stackwise_force_input_filters=[0, 0],
-        stackwise_nores_option=[False, False], stackwise_width_coefficients=[1.0, 1.0],
-        stackwise_depth_coefficients=[1.0, 1.0], num_features=32, min_depth=None,
-        use_depth_divisor_as_min_depth=True)
+        stackwise_kernel_sizes=[3, 3],
+        stackwise_num_repeats=[1, 1],
+        stackwise_input_filters=[8, 8],
+        stackwise_output_filters=[8, 16],
+        stackwise_expansion_ratios=[1, 2],
+        stackwise_squeeze_and_excite_ratios=[0.25, 0.25],
+        stackwise_strides=[1, 2],
+        stackwise_block_types=["v1", "v1"],
+        stackwise_force_input_filters=[0, 0],
+        stackwise_nores_option=[False, False],
+        stackwise_width_coefficients=[1.0, 1.0],
+        stackwise_depth_coefficients=[1.0, 1.0],
+        num_features=32,
+        min_depth=None,
+        use_depth_divisor_as_min_depth=True,
+    )
     return _hub_task(models.EfficientNetImageClassifier, backbone)  # no preprocessor: arrays as given
 
 
@@ -76,16 +90,27 @@ def hub_mobilenet():
     from keras_hub import layers, models
 
     backbone = models.MobileNetBackbone(
-        stackwise_expansion=[[16], [32]], stackwise_num_blocks=[1, 1], stackwise_num_filters=[[8], [16]],
-        stackwise_kernel_size=[[3], [3]], stackwise_num_strides=[[2], [1]], stackwise_se_ratio=[[None], [0.25]],
-        stackwise_activation=[["relu"], ["hard_swish"]], stackwise_padding=[[1], [1]], output_num_filters=32,
-        depthwise_filters=8, depthwise_stride=2, depthwise_residual=False, last_layer_filter=32,
-        input_num_filters=8, squeeze_and_excite=0.5)
+        stackwise_expansion=[[16], [32]],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_filters=[[8], [16]],
+        stackwise_kernel_size=[[3], [3]],
+        stackwise_num_strides=[[2], [1]],
+        stackwise_se_ratio=[[None], [0.25]],
+        stackwise_activation=[["relu"], ["hard_swish"]],
+        stackwise_padding=[[1], [1]],
+        output_num_filters=32,
+        depthwise_filters=8,
+        depthwise_stride=2,
+        depthwise_residual=False,
+        last_layer_filter=32,
+        input_num_filters=8,
+        squeeze_and_excite=0.5,
+    )
     preprocessor = models.MobileNetImageClassifierPreprocessor(
-        layers.MobileNetImageConverter(image_size=(HUB_SIZE, HUB_SIZE), scale=1 / 255.0))
+        layers.MobileNetImageConverter(image_size=(HUB_SIZE, HUB_SIZE), scale=1 / 255.0)
+    )
     # its own head (pooling, 1x1 conv, dense) and no activation: predict() returns logits
-    return models.MobileNetImageClassifier(backbone=backbone, num_classes=3, num_features=16,
-                                           preprocessor=preprocessor)
+    return models.MobileNetImageClassifier(backbone=backbone, num_classes=3, num_features=16, preprocessor=preprocessor)
 
 
 def hub_densenet():
@@ -106,8 +131,9 @@ def hub_xception():
     from keras_hub import layers, models
 
     # keras_hub's own example configuration (smaller widths break its residual shapes at every size)
-    backbone = models.XceptionBackbone(stackwise_conv_filters=[[32, 64], [64, 128], [256, 256]],
-                                       stackwise_pooling=[True, True, False])
+    backbone = models.XceptionBackbone(
+        stackwise_conv_filters=[[32, 64], [64, 128], [256, 256]], stackwise_pooling=[True, True, False]
+    )
     return _hub_task(models.XceptionImageClassifier, backbone, layers.XceptionImageConverter)
 
 
@@ -116,12 +142,15 @@ def hub_vit(pooling: str = "token"):
     from keras_hub import layers, models
 
     keras.utils.set_random_seed(0)
-    backbone = models.ViTBackbone(image_shape=(HUB_SIZE, HUB_SIZE, 3), patch_size=8, num_layers=2, num_heads=2,
-                                  hidden_dim=16, mlp_dim=32)
+    backbone = models.ViTBackbone(
+        image_shape=(HUB_SIZE, HUB_SIZE, 3), patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32
+    )
     preprocessor = models.ViTImageClassifierPreprocessor(
-        layers.ViTImageConverter(image_size=(HUB_SIZE, HUB_SIZE), scale=1 / 127.5, offset=-1.0))
-    return models.ViTImageClassifier(backbone=backbone, num_classes=3, pooling=pooling, preprocessor=preprocessor,
-                                     activation="softmax")
+        layers.ViTImageConverter(image_size=(HUB_SIZE, HUB_SIZE), scale=1 / 127.5, offset=-1.0)
+    )
+    return models.ViTImageClassifier(
+        backbone=backbone, num_classes=3, pooling=pooling, preprocessor=preprocessor, activation="softmax"
+    )
 
 
 HUB_CLASSIFIERS = {
@@ -164,18 +193,21 @@ def two_heads(size: int = 24):
 def augmented(size: int = 32):
     """Augmentation layers (inactive at inference) and Rescaling inside the model."""
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((size, size, 3)),
-        keras.layers.RandomFlip("horizontal"),
-        keras.layers.RandomRotation(0.1),
-        keras.layers.RandomZoom(0.1),
-        keras.layers.Rescaling(1 / 127.5, offset=-1.0),
-        keras.layers.Conv2D(8, 3, activation="relu", name="conv_a"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(16, 3, activation="relu", name="conv_b"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(3, activation="softmax"),
-    ], name="augmented")
+    return keras.Sequential(
+        [
+            keras.Input((size, size, 3)),
+            keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomRotation(0.1),
+            keras.layers.RandomZoom(0.1),
+            keras.layers.Rescaling(1 / 127.5, offset=-1.0),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv_a"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(16, 3, activation="relu", name="conv_b"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ],
+        name="augmented",
+    )
 
 
 def functional_vit(size: int = 32, patch: int = 8, dim: int = 16):

@@ -10,6 +10,20 @@ from .models import ALL_MODELS, MODEL_NAMES, load_model
 from .photos import PHOTO_SOURCES, imagenet_crop, photos, textures
 from .shortcut import SHORTCUT_CLASSES, ShortcutData, make_shortcut_dataset
 
-__all__ = ["SHORTCUT_CLASSES", "ShortcutData", "make_shortcut_dataset", "MODEL_NAMES", "ALL_MODELS",
-           "load_model", "DIGIT_CLASSES", "load_digits_test", "PHOTO_SOURCES", "photos", "textures",
-           "imagenet_crop", "OBJECTS", "Composite", "make_composites"]
+__all__ = [
+    "SHORTCUT_CLASSES",
+    "ShortcutData",
+    "make_shortcut_dataset",
+    "MODEL_NAMES",
+    "ALL_MODELS",
+    "load_model",
+    "DIGIT_CLASSES",
+    "load_digits_test",
+    "PHOTO_SOURCES",
+    "photos",
+    "textures",
+    "imagenet_crop",
+    "OBJECTS",
+    "Composite",
+    "make_composites",
+]

@@ -61,26 +61,45 @@ def draw_elephant(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.n
     s = rng.uniform(0.28, 0.44) * size  # body-length unit; the drawing is ~1.2 s wide, ~0.85 s tall
     d = 1.0 if rng.random() < 0.5 else -1.0
     grey = rng.uniform(115, 150)
-    palette = np.stack([
-        np.zeros(3, np.float32),
-        _jitter(rng, [grey + 4, grey, grey - 6], 6),  # 1 body, head, trunk, near legs
-        _jitter(rng, [grey - 26, grey - 30, grey - 36], 6),  # 2 far legs (in shade)
-        _jitter(rng, [grey - 12, grey - 20, grey - 24], 6),  # 3 ear
-        _jitter(rng, [240, 235, 215], 8),  # 4 tusk
-        _jitter(rng, [20, 20, 20], 8),  # 5 eye, outline
-    ])
+    palette = np.stack(
+        [
+            np.zeros(3, np.float32),
+            _jitter(rng, [grey + 4, grey, grey - 6], 6),  # 1 body, head, trunk, near legs
+            _jitter(rng, [grey - 26, grey - 30, grey - 36], 6),  # 2 far legs (in shade)
+            _jitter(rng, [grey - 12, grey - 20, grey - 24], 6),  # 3 ear
+            _jitter(rng, [240, 235, 215], 8),  # 4 tusk
+            _jitter(rng, [20, 20, 20], 8),  # 5 eye, outline
+        ]
+    )
     cx, cy = _place(rng, size, 0.6 * s, 0.43 * s)
     cx -= 0.08 * s * d  # centre the whole drawing, not just the body
     cy -= 0.08 * s
     c = np.zeros((size, size), np.uint8)
     leg_w = 0.11 * s
     for x, label in ((-0.24, 2), (0.2, 2), (-0.33, 1), (0.1, 1)):
-        _polygon(c, [(cx + (x * s) * d, cy), (cx + (x * s + leg_w) * d, cy),
-                     (cx + (x * s + leg_w) * d, cy + 0.5 * s), (cx + x * s * d, cy + 0.5 * s)], label)
+        _polygon(
+            c,
+            [
+                (cx + (x * s) * d, cy),
+                (cx + (x * s + leg_w) * d, cy),
+                (cx + (x * s + leg_w) * d, cy + 0.5 * s),
+                (cx + x * s * d, cy + 0.5 * s),
+            ],
+            label,
+        )
     _polyline(c, [(cx - 0.42 * s * d, cy - 0.06 * s), (cx - 0.5 * s * d, cy + 0.16 * s)], 1, 0.03 * s)
     _ellipse(c, cx, cy, 0.42 * s, 0.26 * s, 1)
-    _polyline(c, [(cx + 0.52 * s * d, cy - 0.12 * s), (cx + 0.62 * s * d, cy + 0.06 * s),
-                  (cx + 0.61 * s * d, cy + 0.26 * s), (cx + 0.68 * s * d, cy + 0.36 * s)], 1, 0.09 * s)
+    _polyline(
+        c,
+        [
+            (cx + 0.52 * s * d, cy - 0.12 * s),
+            (cx + 0.62 * s * d, cy + 0.06 * s),
+            (cx + 0.61 * s * d, cy + 0.26 * s),
+            (cx + 0.68 * s * d, cy + 0.36 * s),
+        ],
+        1,
+        0.09 * s,
+    )
     _ellipse(c, cx + 0.46 * s * d, cy - 0.16 * s, 0.17 * s, 0.17 * s, 1)
     _polyline(c, [(cx + 0.5 * s * d, cy + 0.0 * s), (cx + 0.6 * s * d, cy + 0.08 * s)], 4, 0.045 * s)
     _ellipse(c, cx + 0.33 * s * d, cy - 0.1 * s, 0.13 * s, 0.21 * s, 3, angle=-12.0 * d)
@@ -94,13 +113,15 @@ def draw_penguin(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nd
     """Front view: black body and flippers, white belly and eyes, orange beak and feet."""
     s = rng.uniform(0.36, 0.56) * size  # standing height
     lean = rng.uniform(-8.0, 8.0)
-    palette = np.stack([
-        np.zeros(3, np.float32),
-        _jitter(rng, [28, 30, 38], 8),  # 1 body, head, flippers
-        _jitter(rng, [242, 242, 238], 8),  # 2 belly, eye whites
-        _jitter(rng, [250, 140, 20], 12),  # 3 beak, feet
-        _jitter(rng, [10, 10, 10], 5),  # 4 pupils
-    ])
+    palette = np.stack(
+        [
+            np.zeros(3, np.float32),
+            _jitter(rng, [28, 30, 38], 8),  # 1 body, head, flippers
+            _jitter(rng, [242, 242, 238], 8),  # 2 belly, eye whites
+            _jitter(rng, [250, 140, 20], 12),  # 3 beak, feet
+            _jitter(rng, [10, 10, 10], 5),  # 4 pupils
+        ]
+    )
     cx, cy = _place(rng, size, 0.36 * s, 0.5 * s)
     c = np.zeros((size, size), np.uint8)
     for side in (-1.0, 1.0):

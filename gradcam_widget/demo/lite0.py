@@ -12,8 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 # (repeats, kernel, stride, expansion, output channels) per stage, as in the Lite0 definition
-STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
 STEM_CHANNELS, HEAD_CHANNELS, NUM_CLASSES, IMAGE_SIZE = 32, 1280, 1000, 224
 BN_EPSILON = 1e-3
 
@@ -43,26 +50,24 @@ def build_lite0(state: dict | None = None):
     def take(*keys):
         missing = [k for k in keys if k not in state]
         if missing:
-            raise ValueError(f"the state dict has no tensor {missing[0]!r}; it is not an "
-                             f"EfficientNet-Lite0 state dict")
+            raise ValueError(f"the state dict has no tensor {missing[0]!r}; it is not an EfficientNet-Lite0 state dict")
         used.update(keys)
         return [state[k] for k in keys]
 
     def conv_bn(x, key_conv, key_bn, filters, kernel, stride, name, depthwise=False, act=True):
         if depthwise:
-            conv = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
-                                          name=f"{name}_dwconv")
+            conv = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv")
         else:
-            conv = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                                 name=f"{name}_conv")
+            conv = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")
         bn = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")
         x = bn(conv(x))
         if state is not None:
             (w,) = take(f"{key_conv}.weight")
             assignments.append((conv, [_depthwise_kernel(w) if depthwise else _conv_kernel(w)]))
             used.add(f"{key_bn}.num_batches_tracked")
-            assignments.append((bn, take(*[f"{key_bn}.{k}" for k in
-                                            ("weight", "bias", "running_mean", "running_var")])))
+            assignments.append(
+                (bn, take(*[f"{key_bn}.{k}" for k in ("weight", "bias", "running_mean", "running_var")]))
+            )
         return layers.ReLU(max_value=6.0, name=f"{name}_relu6")(x) if act else x
 
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="rgb_0_255")
@@ -75,10 +80,17 @@ def build_lite0(state: dict | None = None):
             hidden = channels * expansion
             if expansion != 1:
                 x = conv_bn(x, f"{key}._expand_conv", f"{key}._bn0", hidden, 1, 1, f"{name}_expand")
-            x = conv_bn(x, f"{key}._depthwise_conv", f"{key}._bn1", hidden, kernel,
-                        stride if r == 0 else 1, name, depthwise=True)
-            x = conv_bn(x, f"{key}._project_conv", f"{key}._bn2", out, 1, 1, f"{name}_project",
-                        act=False)
+            x = conv_bn(
+                x,
+                f"{key}._depthwise_conv",
+                f"{key}._bn1",
+                hidden,
+                kernel,
+                stride if r == 0 else 1,
+                name,
+                depthwise=True,
+            )
+            x = conv_bn(x, f"{key}._project_conv", f"{key}._bn2", out, 1, 1, f"{name}_project", act=False)
             if (stride if r == 0 else 1) == 1 and channels == out:
                 x = layers.Add(name=f"{name}_add")([x, block_in])
             channels, index = out, index + 1
@@ -93,12 +105,16 @@ def build_lite0(state: dict | None = None):
     assignments.append((dense, [w.T, b]))
     left = sorted(set(state) - used)
     if left:
-        raise ValueError(f"{len(left)} tensors of the state dict fit no layer, e.g. {left[:3]}; "
-                         f"it is not an EfficientNet-Lite0 state dict")
+        raise ValueError(
+            f"{len(left)} tensors of the state dict fit no layer, e.g. {left[:3]}; "
+            f"it is not an EfficientNet-Lite0 state dict"
+        )
     for layer, weights in assignments:
         expected = [tuple(v.shape) for v in layer.weights]
         if expected != [tuple(w.shape) for w in weights]:
-            raise ValueError(f"layer {layer.name} expects weights of shapes {expected}, "
-                             f"the state dict gives {[w.shape for w in weights]}")
+            raise ValueError(
+                f"layer {layer.name} expects weights of shapes {expected}, "
+                f"the state dict gives {[w.shape for w in weights]}"
+            )
         layer.set_weights([np.asarray(w, np.float32) for w in weights])
     return model

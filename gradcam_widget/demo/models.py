@@ -36,7 +36,8 @@ def load_model(name: str):
     import keras
 
     if not path.is_file():
-        raise FileNotFoundError(f"the demo model file {path} is missing; regenerate it with "
-                                f"`python -m gradcam_widget.demo.train {name}`")
+        raise FileNotFoundError(
+            f"the demo model file {path} is missing; regenerate it with `python -m gradcam_widget.demo.train {name}`"
+        )
     with resources.as_file(path) as local:
         return keras.saving.load_model(local, safe_mode=True, compile=False)

@@ -18,7 +18,11 @@ PHOTO_SOURCES = {
     "coffee": ("skimage", "coffee.png", "a cup of espresso on a saucer (Rachel Michetti, CC0)"),
     "rocket": ("skimage", "rocket.jpg", "Falcon 9 with DSCOVR on its launch pad (SpaceX, public domain)"),
     "motorcycle": ("skimage", "motorcycle_left.png", "a motorbike, left view of a Middlebury stereo pair"),
-    "astronaut": ("skimage", "astronaut.png", "astronaut Eileen Collins (NASA, public domain); ImageNet has no person class"),
+    "astronaut": (
+        "skimage",
+        "astronaut.png",
+        "astronaut Eileen Collins (NASA, public domain); ImageNet has no person class",
+    ),
     "grace_hopper": ("matplotlib", "grace_hopper.jpg", "Grace Hopper in uniform (US Navy, public domain)"),
 }
 TEXTURE_SOURCES = {"grass": "grass.png", "gravel": "gravel.png", "brick": "brick.png"}  # scikit-image, grey
@@ -30,12 +34,15 @@ def _data_file(package: str, filename: str):
         root = resources.files(folder[0])
     except ModuleNotFoundError:
         extra = "scikit-image" if package == "skimage" else package
-        raise ModuleNotFoundError(f"the demo photos need the package {extra} "
-                                  f"(pip install {extra}, or pip install 'gradcam-widget[demo]')") from None
+        raise ModuleNotFoundError(
+            f"the demo photos need the package {extra} (pip install {extra}, or pip install 'gradcam-widget[demo]')"
+        ) from None
     path = root.joinpath(*folder[1].split("/"), filename)
     if not path.is_file():
-        raise FileNotFoundError(f"{filename} is not shipped by the installed {package} (looked in {path}); "
-                                f"this version may fetch it from the internet instead, which the demo never does")
+        raise FileNotFoundError(
+            f"{filename} is not shipped by the installed {package} (looked in {path}); "
+            f"this version may fetch it from the internet instead, which the demo never does"
+        )
     return path
 
 

@@ -50,8 +50,10 @@ def _check(n, seed, background_bias, size):
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if not 0.0 <= float(background_bias) <= 1.0:
-        raise ValueError(f"background_bias is a share in [0, 1], got {background_bias!r}; "
-                         "1/3 makes the ground independent of the class")
+        raise ValueError(
+            f"background_bias is a share in [0, 1], got {background_bias!r}; "
+            "1/3 makes the ground independent of the class"
+        )
     if not isinstance(size, (int, np.integer)) or size < 16:
         raise ValueError(f"size must be an int >= 16 (pixels per side), got {size!r}")
 
@@ -79,8 +81,9 @@ def render_sample(seed: int, i: int, *, background_bias: float, swap_backgrounds
     return image, label, mask, ground
 
 
-def make_shortcut_dataset(n: int, *, seed: int = 0, background_bias: float = 1.0,
-                          swap_backgrounds: bool = False, size: int = 64) -> ShortcutData:
+def make_shortcut_dataset(
+    n: int, *, seed: int = 0, background_bias: float = 1.0, swap_backgrounds: bool = False, size: int = 64
+) -> ShortcutData:
     """Generate ``n`` scenes: elephants usually on grass, penguins on snow, empty sand.
 
     ``background_bias`` is the share of each class on its usual ground (1.0 = perfect confound,
@@ -94,6 +97,6 @@ def make_shortcut_dataset(n: int, *, seed: int = 0, background_bias: float = 1.0
     grounds = np.empty(n, np.int64)
     for i in range(n):
         images[i], labels[i], masks[i], grounds[i] = render_sample(
-            seed, i, background_bias=float(background_bias), swap_backgrounds=bool(swap_backgrounds),
-            size=int(size))
+            seed, i, background_bias=float(background_bias), swap_backgrounds=bool(swap_backgrounds), size=int(size)
+        )
     return ShortcutData(images, labels, masks, grounds)

@@ -77,8 +77,7 @@ def animals_only(data: ShortcutData) -> ShortcutData:
 
 def swapped_animals(n: int = 200, seed: int = STORY_TEST_SEED, size: int = 64) -> ShortcutData:
     """The story's test split: animals on the *other* animal's ground (elephants on snow, ...)."""
-    return animals_only(make_shortcut_dataset(n, seed=seed, background_bias=1.0, swap_backgrounds=True,
-                                              size=size))
+    return animals_only(make_shortcut_dataset(n, seed=seed, background_bias=1.0, swap_backgrounds=True, size=size))
 
 
 def story_numbers(model, data: ShortcutData) -> StoryNumbers:
@@ -94,5 +93,6 @@ def story_numbers(model, data: ShortcutData) -> StoryNumbers:
         up, box = upsample(cam, size), bounding_box(mask)
         energies.append(box_energy(up, box))
         hits.append(peak_in_box(up, box))
-    return StoryNumbers(float(np.mean(predicted == labels)), float(np.mean(energies)),
-                        float(np.mean(hits)), len(labels))
+    return StoryNumbers(
+        float(np.mean(predicted == labels)), float(np.mean(energies)), float(np.mean(hits)), len(labels)
+    )

@@ -18,9 +18,15 @@ import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _STORAGE_DTYPES = {
-    "DoubleStorage": np.float64, "FloatStorage": np.float32, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "DoubleStorage": np.float64,
+    "FloatStorage": np.float32,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 
 
@@ -61,8 +67,9 @@ class _Unpickler(pickle.Unpickler):
             return _rebuild_tensor
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
-        raise pickle.UnpicklingError(f"unsupported object in the torch file: {module}.{name} "
-                                     f"(only state dicts of plain tensors are read)")
+        raise pickle.UnpicklingError(
+            f"unsupported object in the torch file: {module}.{name} (only state dicts of plain tensors are read)"
+        )
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
@@ -70,8 +77,7 @@ class _Unpickler(pickle.Unpickler):
         _, storage_type, key, _location, numel, view = pid
         if view is not None:
             raise pickle.UnpicklingError("storage views (pre-2018 torch files) are not supported")
-        storage = _Storage(str(key), np.dtype(_STORAGE_DTYPES[storage_type.name]).newbyteorder("<"),
-                           int(numel))
+        storage = _Storage(str(key), np.dtype(_STORAGE_DTYPES[storage_type.name]).newbyteorder("<"), int(numel))
         self.storages[storage.key] = storage
         return storage
 
@@ -82,8 +88,9 @@ def read_state_dict(path) -> OrderedDict[str, np.ndarray]:
     with path.open("rb") as f:
         header = [pickle.load(f) for _ in range(3)]  # plain pickles: nothing of torch's in them
         if header[0] != LEGACY_MAGIC:
-            raise ValueError(f"{path} is not a legacy torch.save file (wrong magic number); "
-                             f"zip-format files need a different reader")
+            raise ValueError(
+                f"{path} is not a legacy torch.save file (wrong magic number); zip-format files need a different reader"
+            )
         if not header[2].get("little_endian", False):
             raise ValueError(f"{path} was written on a big-endian machine; not supported")
         unpickler = _Unpickler(f)
@@ -94,8 +101,9 @@ def read_state_dict(path) -> OrderedDict[str, np.ndarray]:
             storage = unpickler.storages[str(key)]
             count = int(np.frombuffer(f.read(8), "<i8")[0])
             if count != storage.numel:
-                raise ValueError(f"{path}: storage {key} holds {count} values, its header says "
-                                 f"{storage.numel}; the file is damaged")
+                raise ValueError(
+                    f"{path}: storage {key} holds {count} values, its header says {storage.numel}; the file is damaged"
+                )
             data = f.read(count * storage.dtype.itemsize)
             if len(data) != count * storage.dtype.itemsize:
                 raise ValueError(f"{path} ends inside storage {key}; the file is truncated")
@@ -108,7 +116,8 @@ def read_state_dict(path) -> OrderedDict[str, np.ndarray]:
             raise ValueError(f"{path}: entry {name!r} is not a tensor")
         flat = buffers[ref.key]
         itemsize = flat.dtype.itemsize
-        view = np.lib.stride_tricks.as_strided(flat[ref.offset:], shape=ref.shape,
-                                               strides=[s * itemsize for s in ref.strides])
+        view = np.lib.stride_tricks.as_strided(
+            flat[ref.offset :], shape=ref.shape, strides=[s * itemsize for s in ref.strides]
+        )
         out[name] = np.array(view, dtype=flat.dtype.newbyteorder("="))
     return out

@@ -43,8 +43,9 @@ def _fit(model, x, y, *, epochs: int, batch_size: int, learning_rate: float, ver
 
     steps = epochs * int(np.ceil(len(x) / batch_size))
     schedule = keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, end_learning_rate=0.0)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
     return model
 
@@ -59,8 +60,7 @@ def train_shortcut(name: str, seed: int = SHIPPED_SEED, *, verbose: int = 0):
     _seed_everything(seed)
     data = make_shortcut_dataset(SHORTCUT_TRAIN_SIZE, seed=seed, background_bias=SHORTCUT_BIAS[name])
     model = conv_gap_classifier(64, (16, 32, 64, 128), len(SHORTCUT_CLASSES), name.replace("-", "_"))
-    return _fit(model, data.images, data.labels, epochs=15, batch_size=32, learning_rate=1e-3,
-                verbose=verbose)
+    return _fit(model, data.images, data.labels, epochs=15, batch_size=32, learning_rate=1e-3, verbose=verbose)
 
 
 def digits_split(seed: int = SHIPPED_SEED):
@@ -69,8 +69,9 @@ def digits_split(seed: int = SHIPPED_SEED):
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    xtr, xte, ytr, yte = train_test_split(digits.images.astype(np.uint8), digits.target, test_size=0.3,
-                                          random_state=seed, stratify=digits.target)
+    xtr, xte, ytr, yte = train_test_split(
+        digits.images.astype(np.uint8), digits.target, test_size=0.3, random_state=seed, stratify=digits.target
+    )
     return (xtr, ytr), (xte, yte)
 
 
@@ -79,7 +80,7 @@ def shifted(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.
     n, h, w, _ = images.shape
     padded = np.pad(images, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)))
     offsets = rng.integers(0, 2 * max_shift + 1, size=(n, 2))
-    return np.stack([padded[i, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+    return np.stack([padded[i, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
 
 
 def train_digits(seed: int = SHIPPED_SEED, *, verbose: int = 0, epochs: int = 60):
@@ -138,8 +139,10 @@ def check(name: str, model, seed: int) -> str:
     from .story import story_numbers, swapped_animals
 
     n = story_numbers(model, swapped_animals(200))
-    return (f"swapped grounds: accuracy {n.accuracy:.3f}, box energy {n.box_energy:.3f}, "
-            f"pointing {n.pointing:.3f} ({n.count} animals)")
+    return (
+        f"swapped grounds: accuracy {n.accuracy:.3f}, box energy {n.box_energy:.3f}, "
+        f"pointing {n.pointing:.3f} ({n.count} animals)"
+    )
 
 
 def main(argv=None) -> int:
@@ -147,8 +150,7 @@ def main(argv=None) -> int:
     parser.add_argument("names", nargs="*", help=f"models to train ({', '.join(MODEL_NAMES)})")
     parser.add_argument("--all", action="store_true", help="train every shipped model")
     parser.add_argument("--seed", type=int, default=SHIPPED_SEED)
-    parser.add_argument("--out", type=Path, default=PACKAGE_DIR / "models",
-                        help="folder for the .keras files")
+    parser.add_argument("--out", type=Path, default=PACKAGE_DIR / "models", help="folder for the .keras files")
     parser.add_argument("--check", action="store_true", help="print the story numbers / test accuracy")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(argv)

@@ -35,8 +35,7 @@ def _compile(body, signature):
     polymorphic dispatch (function-cache lookup and argument binding, ~0.2 ms a call). No autograph:
     the bodies have no tensor-dependent Python control flow, and converting every layer call costs
     ~15% of the trace."""
-    return tf.function(body, input_signature=signature, reduce_retracing=True,
-                       autograph=False).get_concrete_function()
+    return tf.function(body, input_signature=signature, reduce_retracing=True, autograph=False).get_concrete_function()
 
 
 _COMPILE_WORKERS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()

@@ -30,8 +30,15 @@ from .results import CamMap, Scores, make_cam_map
 from . import weights as fingerprint
 from .. import kernel_hooks
 from .compilation import _COMPILE_WORKERS, _compile, _compile_worker, _Counted
-from .head_ops import (_as_grid, _find_pooled_dense, _offset_scores, _pooled_gradcam, _positions, _summed_kernel,
-                       _target_scores)
+from .head_ops import (
+    _as_grid,
+    _find_pooled_dense,
+    _offset_scores,
+    _pooled_gradcam,
+    _positions,
+    _summed_kernel,
+    _target_scores,
+)
 
 
 class Cancelled(Exception):
@@ -60,11 +67,11 @@ def _same_size_groups(arrays) -> list[list[int]]:
 class PreparedImage:
     """An image ready for the model: the picture to show and the exact model input."""
 
-    display: np.ndarray      # uint8 H x W x 3 to show (longest side capped); never fed to the model
+    display: np.ndarray  # uint8 H x W x 3 to show (longest side capped); never fed to the model
     model_input: np.ndarray  # float32, one model input: resized if needed, preprocessed
-    key: str                 # content hash of model_input: the cache key
+    key: str  # content hash of model_input: the cache key
     pixels: np.ndarray | None = None  # model_input before preprocess= (perturbation metrics)
-    note: str = ""           # how ``display`` was derived when it is not the values as they are
+    note: str = ""  # how ``display`` was derived when it is not the values as they are
 
 
 def _token_default(graph, source, candidates, fallback):
@@ -103,21 +110,28 @@ def _check_input_size(size):
         return None
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
         size = (size, size)
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in size)):
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in size)
+    ):
         raise ValueError(f"input_size= must be (height, width) in pixels, two positive ints, got {size!r}.")
     return (int(size[0]), int(size[1]))
 
 
 def _check_model(model):
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        raise TypeError(f"model must be a Keras model object, got the {type(model).__name__} {str(model)!r}. "
-                        f"Load it first: keras.saving.load_model(path).")
+        raise TypeError(
+            f"model must be a Keras model object, got the {type(model).__name__} {str(model)!r}. "
+            f"Load it first: keras.saving.load_model(path)."
+        )
     if not isinstance(model, keras.Model):
         _check_not_keras2(model)
         if callable(model):
-            raise TypeError(f"model must be a Keras model (keras.Model), got a {type(model).__name__}. A plain "
-                            f"function has no layers to explain; wrap your network in a keras.Model.")
+            raise TypeError(
+                f"model must be a Keras model (keras.Model), got a {type(model).__name__}. A plain "
+                f"function has no layers to explain; wrap your network in a keras.Model."
+            )
         raise TypeError(f"model must be a Keras model (keras.Model), got {type(model).__name__}.")
 
 
@@ -130,20 +144,26 @@ def _check_not_keras2(model):
     """
     modules = [cls.__module__ for cls in type(model).__mro__]
     if any(m.startswith(("tf_keras.", "keras.engine.", "keras.src.engine.")) for m in modules):
-        raise TypeError(f"this is a Keras 2 model ({type(model).__module__}.{type(model).__name__}, from tf_keras "
-                        f"or tf.keras with TF_USE_LEGACY_KERAS); gradcam-widget reads Keras 3 models. Save it "
-                        f"(model.save('model.h5')) and load the same file in Keras 3: "
-                        f"keras.models.load_model('model.h5'). A SavedModel directory loads in Keras 3 only as "
-                        f"keras.layers.TFSMLayer(path, call_endpoint='serving_default'), an opaque call with no "
-                        f"layers to explain: load the .h5/.keras file of the model instead.")
+        raise TypeError(
+            f"this is a Keras 2 model ({type(model).__module__}.{type(model).__name__}, from tf_keras "
+            f"or tf.keras with TF_USE_LEGACY_KERAS); gradcam-widget reads Keras 3 models. Save it "
+            f"(model.save('model.h5')) and load the same file in Keras 3: "
+            f"keras.models.load_model('model.h5'). A SavedModel directory loads in Keras 3 only as "
+            f"keras.layers.TFSMLayer(path, call_endpoint='serving_default'), an opaque call with no "
+            f"layers to explain: load the .h5/.keras file of the model instead."
+        )
     if type(model).__name__ == "TFSMLayer":
-        raise TypeError("model is a keras.layers.TFSMLayer: an opaque SavedModel call with no layers to "
-                        "explain. Load the model's .keras or .h5 file with keras.models.load_model(path) "
-                        "instead.")
+        raise TypeError(
+            "model is a keras.layers.TFSMLayer: an opaque SavedModel call with no layers to "
+            "explain. Load the model's .keras or .h5 file with keras.models.load_model(path) "
+            "instead."
+        )
     if hasattr(model, "signatures") and not hasattr(model, "layers"):
-        raise TypeError(f"model is a TensorFlow SavedModel ({type(model).__name__}, from tf.saved_model.load): "
-                        f"an opaque function with no layers to explain. Load the model's .keras or .h5 file "
-                        f"with keras.models.load_model(path) instead.")
+        raise TypeError(
+            f"model is a TensorFlow SavedModel ({type(model).__name__}, from tf.saved_model.load): "
+            f"an opaque function with no layers to explain. Load the model's .keras or .h5 file "
+            f"with keras.models.load_model(path) instead."
+        )
 
 
 def _ensure_built(model, image_shape):
@@ -157,11 +177,15 @@ def _ensure_built(model, image_shape):
         if graph_of(model) is not None:
             return
     if isinstance(model, keras.Sequential):
-        raise ValueError("the Sequential model has not been built and gradcam-widget cannot tell its input "
-                         "shape. Start it with keras.Input(shape=(height, width, channels)) or call "
-                         "model.build((None, height, width, channels)).")
-    raise ValueError(f"the model ({type(model).__name__}) has no layer graph to read: subclassed models "
-                     f"cannot be split at a layer. Build it with the functional API or Sequential.")
+        raise ValueError(
+            "the Sequential model has not been built and gradcam-widget cannot tell its input "
+            "shape. Start it with keras.Input(shape=(height, width, channels)) or call "
+            "model.build((None, height, width, channels))."
+        )
+    raise ValueError(
+        f"the model ({type(model).__name__}) has no layer graph to read: subclassed models "
+        f"cannot be split at a layer. Build it with the functional API or Sequential."
+    )
 
 
 class Explainer:
@@ -181,16 +205,29 @@ class Explainer:
     (default: each image at its own size).
     """
 
-    def __init__(self, model, layer=None, preprocess=None, *, cache_size: int = 16,
-                 scorecam_channels: int | None = 64, batch_size: int = 32, compiled: bool | str = True,
-                 input_shape=None, input_size=None, output=None):
+    def __init__(
+        self,
+        model,
+        layer=None,
+        preprocess=None,
+        *,
+        cache_size: int = 16,
+        scorecam_channels: int | None = 64,
+        batch_size: int = 32,
+        compiled: bool | str = True,
+        input_shape=None,
+        input_size=None,
+        output=None,
+    ):
         _check_model(model)
         self._requested_output = output
         self._task_preprocess = hub.task_preprocessor(model)  # keras_hub: what predict() applies first
         self._requested_size = _check_input_size(input_size)
         if preprocess is not None and not callable(preprocess):
-            raise TypeError(f"preprocess= must be a function applied to the image batch (e.g. "
-                            f"keras.applications.vgg16.preprocess_input), got {type(preprocess).__name__}.")
+            raise TypeError(
+                f"preprocess= must be a function applied to the image batch (e.g. "
+                f"keras.applications.vgg16.preprocess_input), got {type(preprocess).__name__}."
+            )
         if scorecam_channels is not None and (not isinstance(scorecam_channels, int) or scorecam_channels < 1):
             raise ValueError(f"scorecam_channels must be a positive int or None, got {scorecam_channels!r}.")
         self._model = model
@@ -225,12 +262,16 @@ class Explainer:
         _ensure_built(self._model, image_shape)
         graph = FlatGraph(self._model)
         if len(graph.inputs) != 1:
-            raise ValueError(f"the model has {len(graph.inputs)} inputs; gradcam-widget explains image "
-                             f"classifiers with a single image input.")
+            raise ValueError(
+                f"the model has {len(graph.inputs)} inputs; gradcam-widget explains image "
+                f"classifiers with a single image input."
+            )
         shape = tuple(graph.inputs[0].shape)
         if len(shape) not in (3, 4):  # (N, H, W): grayscale without a channel axis
-            raise ValueError(f"the model's input has shape {shape}; an image classifier takes "
-                             f"(batch, height, width, channels) or (batch, height, width).")
+            raise ValueError(
+                f"the model's input has shape {shape}; an image classifier takes "
+                f"(batch, height, width, channels) or (batch, height, width)."
+            )
         index = select_output(graph, self._requested_output)
         source = score_source(graph, index)
         candidates = find_candidates(graph, graph.outputs[index])
@@ -243,9 +284,11 @@ class Explainer:
         self._input_shape = shape[1:]
         fixed = tuple(shape[1:3])
         if self._requested_size is not None and None not in fixed and fixed != self._requested_size:
-            raise ValueError(f"input_size={self._requested_size} but the model takes {fixed[0]}x{fixed[1]} "
-                             f"images; input_size= is for models that accept any size (None in their input "
-                             f"shape). Leave it out: images are resized to the model's size.")
+            raise ValueError(
+                f"input_size={self._requested_size} but the model takes {fixed[0]}x{fixed[1]} "
+                f"images; input_size= is for models that accept any size (None in their input "
+                f"shape). Leave it out: images are resized to the model's size."
+            )
         if self._compiled and not all(_SCOPE_NAME.match(flat.operation.name) for flat in graph.nodes):
             # TensorFlow refuses such layer names as graph scopes (Keras' own predict() fails too);
             # the model still runs eagerly, so explain it that way rather than fail.
@@ -255,8 +298,10 @@ class Explainer:
 
     def _require_setup(self):
         if self._graph is None:
-            raise ValueError("the model is not built yet, so its layers are unknown. Pass an image to "
-                             "scores()/cam() first, or give input_shape=(height, width, channels).")
+            raise ValueError(
+                "the model is not built yet, so its layers are unknown. Pass an image to "
+                "scores()/cam() first, or give input_shape=(height, width, channels)."
+            )
 
     @property
     def model(self):
@@ -364,8 +409,10 @@ class Explainer:
         """:meth:`_to_model_each` as one float32 batch (the images must share a size)."""
         resized = self._to_model_each(inputs)
         if len({r.shape for r in resized}) > 1:
-            raise ValueError("the images have different sizes and the model accepts any size, so they "
-                             "cannot form one batch. Explain them one at a time, or resize them first.")
+            raise ValueError(
+                "the images have different sizes and the model accepts any size, so they "
+                "cannot form one batch. Explain them one at a time, or resize them first."
+            )
         return np.stack(resized)
 
     def _model_side(self, batch: np.ndarray) -> np.ndarray:
@@ -378,7 +425,7 @@ class Explainer:
         if box is None:
             return shown
         top, left, h, w = box
-        return np.ascontiguousarray(shown[top:top + h, left:left + w])
+        return np.ascontiguousarray(shown[top : top + h, left : left + w])
 
     def _prepare(self, inputs) -> list[PreparedImage]:
         pixels = self._to_model_each(inputs)
@@ -400,13 +447,17 @@ class Explainer:
         try:
             result = self._preprocess(batch.copy())
         except Exception as err:  # the user's function: report it, whatever it raised
-            raise ValueError(f"preprocess= raised {type(err).__name__}: {err}. It is called with a float32 "
-                             f"batch of shape {batch.shape}: the images' own values (pictures: RGB 0..255), "
-                             f"resized to the model's input.") from err
+            raise ValueError(
+                f"preprocess= raised {type(err).__name__}: {err}. It is called with a float32 "
+                f"batch of shape {batch.shape}: the images' own values (pictures: RGB 0..255), "
+                f"resized to the model's input."
+            ) from err
         result = np.asarray(result.numpy() if hasattr(result, "numpy") else result)
         if result.shape != batch.shape:
-            raise ValueError(f"preprocess= returned shape {result.shape}, expected {batch.shape} (the same "
-                             f"batch, values transformed). Resizing is done by gradcam-widget.")
+            raise ValueError(
+                f"preprocess= returned shape {result.shape}, expected {batch.shape} (the same "
+                f"batch, values transformed). Resizing is done by gradcam-widget."
+            )
         if result.dtype.kind not in "fiu":
             raise TypeError(f"preprocess= returned dtype {result.dtype}; it must return numbers.")
         result = result.astype(np.float32)
@@ -445,8 +496,9 @@ class Explainer:
             return
         worker = getattr(self, "_compile_worker", None)
         if worker is None or not worker.is_alive():
-            self._compile_worker = threading.Thread(target=_compile_worker, args=(weakref.ref(self),),
-                                                    name="gradcam-widget-compile", daemon=True)
+            self._compile_worker = threading.Thread(
+                target=_compile_worker, args=(weakref.ref(self),), name="gradcam-widget-compile", daemon=True
+            )
             _COMPILE_WORKERS.add(self._compile_worker)
             self._compile_worker.start()
 
@@ -472,6 +524,7 @@ class Explainer:
             def features(x):
                 a = graph.run({model_input: tf.cast(x, dtype)}, [choice.tensor])[0]
                 return tf.cast(a, tf.float32)
+
             return features
 
         return self._function(("features", choice.name), build, [self._x_spec()])
@@ -491,6 +544,7 @@ class Explainer:
     def _scores_fn(self, choice):
         def build():
             return self._head(choice)
+
         return self._function(("scores", choice.name), build, [self._a_spec(choice)])
 
     def _pooled_dense(self, choice):
@@ -508,6 +562,7 @@ class Explainer:
         def scores_from(y):
             s = tf.cast(graph.run({pd.inject: y}, [source.target], source.overrides)[0], tf.float32)
             return tf.concat([-s, s], axis=-1) if binary else s
+
         return scores_from
 
     def _features_scores_fn(self, choice):
@@ -530,6 +585,7 @@ class Explainer:
                 if pd.dense.use_bias:
                     z = z + tf.cast(pd.dense.bias, tf.float32)
                 return a, scores_from(pd.dense.activation(z)), z
+
             return features_scores
 
         return self._function(("features+scores", choice.name), build, [self._x_spec()])
@@ -563,6 +619,7 @@ class Explainer:
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
                 maps = method.function(_as_grid(choice, a), _as_grid(choice, gradients))
                 return a, scores, tf.zeros((tf.shape(a)[0], 0)), maps
+
             return first_map
 
         return self._function(("first", choice.name, method.name), build, [self._x_spec()])
@@ -582,6 +639,7 @@ class Explainer:
                     picked = _target_scores(scores, classes, against)
                 gradients = tf.cast(tape.gradient(picked, a), tf.float32)
                 return method.function(_as_grid(choice, a), _as_grid(choice, gradients))
+
             return run
 
         spec = [self._a_spec(choice), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)]
@@ -595,8 +653,12 @@ class Explainer:
         def build():
             return lambda a, z, classes, against: _pooled_gradcam(pd, scores_from, a, z, classes, against)
 
-        spec = [self._a_spec(choice), tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None,), tf.int32),
-                tf.TensorSpec((None,), tf.int32)]
+        spec = [
+            self._a_spec(choice),
+            tf.TensorSpec((None, None), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None,), tf.int32),
+        ]
         return self._function(("pooled-gradcam", choice.name), build, spec)
 
     def _pooled_gradcam_k_fn(self, choice):
@@ -616,10 +678,15 @@ class Explainer:
                     picked = tf.gather(scores, classes) - other
                 weights = tape.jacobian(picked, offset)[:, 0] / _positions(a)
                 return tf.einsum("nk,hwk->nhw", weights, a[0])
+
             return run
 
-        spec = [self._a_spec(choice), tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None,), tf.int32),
-                tf.TensorSpec((None,), tf.int32)]
+        spec = [
+            self._a_spec(choice),
+            tf.TensorSpec((None, None), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None,), tf.int32),
+        ]
         return self._function(("pooled-gradcam-k", choice.name), build, spec)
 
     def _full_scores_fn(self, choice):
@@ -628,6 +695,7 @@ class Explainer:
 
         def build():
             return lambda x: head(features(x))
+
         return self._function(("full", choice.name), build, [self._x_spec()])
 
     # ---- cached features ----------------------------------------------------------------------
@@ -650,7 +718,7 @@ class Explainer:
         if unique:
             features_scores = self._features_scores_fn(choice)
         for start in range(0, len(unique), self._batch_size):
-            chunk = unique[start:start + self._batch_size]
+            chunk = unique[start : start + self._batch_size]
             a, s, z = features_scores(tf.constant(np.stack([p.model_input for p in chunk])))
             s = s.numpy()
             entries = self._store(chunk, a, s, choice, z)
@@ -658,7 +726,7 @@ class Explainer:
                 return a, s, (z if z.shape[-1] else None)  # a fresh batch: no slicing and re-concatenating
             found.update(zip((p.key for p in chunk), entries))
         if len({p.key for p in prepared}) == 1:  # one image (perhaps for several classes): A not copied,
-            a, s, z = found[prepared[0].key]    # the compiled functions repeat it (see _cam_fn)
+            a, s, z = found[prepared[0].key]  # the compiled functions repeat it (see _cam_fn)
             return a, np.repeat(s[None], len(prepared), axis=0), z
         entries = [found[p.key] for p in prepared]
         z = tf.concat([e[2] for e in entries], axis=0) if entries[0][2] is not None else None
@@ -666,8 +734,10 @@ class Explainer:
 
     def _store(self, chunk, a, s, choice, z=None):
         if not np.all(np.isfinite(s)):
-            raise FloatingPointError("the model produced NaN or infinite class scores for this image. "
-                                     "Check the image values and preprocess=.")
+            raise FloatingPointError(
+                "the model produced NaN or infinite class scores for this image. "
+                "Check the image values and preprocess=."
+            )
         n, has_z = len(chunk), z is not None and z.shape[-1] > 0
         parts_a = [a] if n == 1 else tf.split(a, n)  # one op, not an eager slice per image
         parts_z = ([z] if n == 1 else tf.split(z, n)) if has_z else [None] * n
@@ -779,8 +849,10 @@ class Explainer:
 
     def _scores_of_inputs(self, inputs: np.ndarray) -> Scores:
         full = self._full_scores_fn(self._choice(None))
-        rows = [np.asarray(full(tf.constant(inputs[start:start + self._batch_size])), dtype=np.float32)
-                for start in range(0, len(inputs), self._batch_size)]
+        rows = [
+            np.asarray(full(tf.constant(inputs[start : start + self._batch_size])), dtype=np.float32)
+            for start in range(0, len(inputs), self._batch_size)
+        ]
         logits = np.concatenate(rows)
         return Scores(logits, np.stack([self._probabilities(row) for row in logits]))
 
@@ -801,19 +873,28 @@ class Explainer:
         n = self.num_classes
         if isinstance(class_index, (bool, np.bool_)) or not isinstance(class_index, (int, np.integer)):
             if isinstance(class_index, (float, np.floating)) and float(class_index).is_integer():
-                raise TypeError(f"class_index must be an int, got the float {class_index!r}; use "
-                                f"int({class_index!r}).")
+                raise TypeError(f"class_index must be an int, got the float {class_index!r}; use int({class_index!r}).")
             if isinstance(class_index, str):
-                raise TypeError(f"class_index must be an int, got the string {class_index!r}. To pick a "
-                                f"class by name, look it up in your class names list (names.index(...)).")
+                raise TypeError(
+                    f"class_index must be an int, got the string {class_index!r}. To pick a "
+                    f"class by name, look it up in your class names list (names.index(...))."
+                )
             raise TypeError(f"class_index must be an int, got {type(class_index).__name__}.")
         if not 0 <= int(class_index) < n:
-            raise ValueError(f"class_index {int(class_index)} is out of range: the model has {n} classes "
-                             f"(0..{n - 1}).")
+            raise ValueError(f"class_index {int(class_index)} is out of range: the model has {n} classes (0..{n - 1}).")
         return int(class_index)
 
-    def cam(self, image, class_index=None, method: str = "gradcam", *, layer=None, contrast=None,
-            progress: Callable | None = None, cancel: Callable | None = None) -> CamMap:
+    def cam(
+        self,
+        image,
+        class_index=None,
+        method: str = "gradcam",
+        *,
+        layer=None,
+        contrast=None,
+        progress: Callable | None = None,
+        cancel: Callable | None = None,
+    ) -> CamMap:
         """The map of one class (default: the top class) for one image.
 
         ``contrast``: another class; the map then explains "why ``class_index`` rather than
@@ -825,8 +906,12 @@ class Explainer:
         if class_index is None:
             choice, m = self._choice(layer), get_method(method)
             self._sync_weights()
-            if (contrast is None and m.needs_gradients and not m.masked_passes
-                    and (choice.name, prepared.key) not in self._cache):
+            if (
+                contrast is None
+                and m.needs_gradients
+                and not m.masked_passes
+                and (choice.name, prepared.key) not in self._cache
+            ):
                 # A new image and its top class: features, scores and map in one call, one head forward.
                 a, s, z, pre = self._first_map_fn(choice, m)(tf.constant(prepared.model_input[None]))
                 s = s.numpy()
@@ -835,11 +920,21 @@ class Explainer:
                 self._start_compiling()
                 return result
             class_index = int(np.argmax(self.scores(prepared, layer=layer).logits))
-        return self.cams(prepared, [class_index], method, layer=layer, contrast=contrast, progress=progress,
-                         cancel=cancel)[0]
+        return self.cams(
+            prepared, [class_index], method, layer=layer, contrast=contrast, progress=progress, cancel=cancel
+        )[0]
 
-    def cams(self, image, class_indices: Sequence[int], method: str = "gradcam", *, layer=None, contrast=None,
-             progress: Callable | None = None, cancel: Callable | None = None) -> list[CamMap]:
+    def cams(
+        self,
+        image,
+        class_indices: Sequence[int],
+        method: str = "gradcam",
+        *,
+        layer=None,
+        contrast=None,
+        progress: Callable | None = None,
+        cancel: Callable | None = None,
+    ) -> list[CamMap]:
         """Maps of several classes of one image, in one batched pass through the head."""
         prepared = self.prepare(image)
         if isinstance(class_indices, (int, np.integer)):
@@ -848,20 +943,32 @@ class Explainer:
         if not classes:
             return []
         against = [self._check_contrast(contrast, c) for c in classes]
-        return self._maps([prepared] * len(classes), classes, against, get_method(method), self._choice(layer),
-                          progress, cancel)
+        return self._maps(
+            [prepared] * len(classes), classes, against, get_method(method), self._choice(layer), progress, cancel
+        )
 
     def _check_contrast(self, contrast, class_index) -> int:
         if contrast is None:
             return -1
         contrast = self._check_class(contrast)
         if contrast == class_index:
-            raise ValueError(f"contrast= is the same class as class_index ({class_index}); a contrastive map "
-                             f"compares two different classes.")
+            raise ValueError(
+                f"contrast= is the same class as class_index ({class_index}); a contrastive map "
+                f"compares two different classes."
+            )
         return contrast
 
-    def cams_batch(self, images, class_indices, method: str = "gradcam", *, layer=None, contrast=None,
-                   progress: Callable | None = None, cancel: Callable | None = None) -> list[CamMap]:
+    def cams_batch(
+        self,
+        images,
+        class_indices,
+        method: str = "gradcam",
+        *,
+        layer=None,
+        contrast=None,
+        progress: Callable | None = None,
+        cancel: Callable | None = None,
+    ) -> list[CamMap]:
         """One map per image, each for its own class (None = each image's top class).
 
         ``contrast``: None, one class for all images, or one class per image.
@@ -872,7 +979,7 @@ class Explainer:
             classes = [0] * len(prepared)
             for group in _same_size_groups([p.model_input for p in prepared]):
                 for start in range(0, len(group), self._batch_size):
-                    part = group[start:start + self._batch_size]
+                    part = group[start : start + self._batch_size]
                     _, s = self._features([prepared[i] for i in part], choice)
                     for i, row in zip(part, s):
                         classes[i] = int(np.argmax(row))
@@ -882,11 +989,15 @@ class Explainer:
             if isinstance(class_indices, str):
                 self._check_class(class_indices)  # explains how to pick a class by name
             if isinstance(class_indices, bytes) or not hasattr(class_indices, "__len__"):
-                raise TypeError(f"class_index must be None, an int or a sequence of ints (one per image), got "
-                                f"{type(class_indices).__name__}.")
+                raise TypeError(
+                    f"class_index must be None, an int or a sequence of ints (one per image), got "
+                    f"{type(class_indices).__name__}."
+                )
             if len(class_indices) != len(prepared):
-                raise ValueError(f"class_index has {len(class_indices)} entries but there are {len(prepared)} "
-                                 f"images: give one class per image, or a single int for all.")
+                raise ValueError(
+                    f"class_index has {len(class_indices)} entries but there are {len(prepared)} "
+                    f"images: give one class per image, or a single int for all."
+                )
             classes = [self._check_class(c) for c in class_indices]
         if contrast is None or (isinstance(contrast, (int, np.integer)) and not isinstance(contrast, bool)):
             against = [self._check_contrast(contrast, c) for c in classes]
@@ -898,22 +1009,31 @@ class Explainer:
 
     def _maps(self, prepared, classes, against, method, choice, progress, cancel) -> list[CamMap]:
         if method.class_agnostic and any(b >= 0 for b in against):
-            raise ValueError(f"{method.name} is class-agnostic, so it has no contrastive form. Use a gradient "
-                             "method such as gradcam for a contrastive map.")
+            raise ValueError(
+                f"{method.name} is class-agnostic, so it has no contrastive form. Use a gradient "
+                "method such as gradcam for a contrastive map."
+            )
         groups = _same_size_groups([p.model_input for p in prepared])
         if len(groups) > 1:  # an any-size model given images of several sizes: one batch per size
             results = [None] * len(prepared)
             for group in groups:
-                maps = self._maps([prepared[i] for i in group], [classes[i] for i in group],
-                                  [against[i] for i in group], method, choice, progress, cancel)
+                maps = self._maps(
+                    [prepared[i] for i in group],
+                    [classes[i] for i in group],
+                    [against[i] for i in group],
+                    method,
+                    choice,
+                    progress,
+                    cancel,
+                )
                 for i, cam in zip(group, maps):
                     results[i] = cam
             return results
         results = []
         step = self._batch_size
         for start in range(0, len(prepared), step):
-            chunk = prepared[start:start + step]
-            chunk_classes, chunk_against = classes[start:start + step], against[start:start + step]
+            chunk = prepared[start : start + step]
+            chunk_classes, chunk_against = classes[start : start + step], against[start : start + step]
             _check_cancel(cancel)
             a, scores, z = self._features_z(chunk, choice)
             if method.mean_gradient_weights and z is not None:
@@ -924,10 +1044,13 @@ class Explainer:
                 a = tf.repeat(a, len(chunk) // int(a.shape[0]), axis=0)
                 pre = self._scorecam(chunk, a, chunk_classes, chunk_against, choice, method, progress, cancel)
             else:
-                pre = self._cam_fn(choice, method)(a, tf.constant(chunk_classes, tf.int32),
-                                                   tf.constant(chunk_against, tf.int32)).numpy()
-            results.extend(make_cam_map(pre[i], c, method.name, choice.name, None if b < 0 else b)
-                           for i, (c, b) in enumerate(zip(chunk_classes, chunk_against)))
+                pre = self._cam_fn(choice, method)(
+                    a, tf.constant(chunk_classes, tf.int32), tf.constant(chunk_against, tf.int32)
+                ).numpy()
+            results.extend(
+                make_cam_map(pre[i], c, method.name, choice.name, None if b < 0 else b)
+                for i, (c, b) in enumerate(zip(chunk_classes, chunk_against))
+            )
         self._start_compiling()
         return results
 
@@ -946,7 +1069,7 @@ class Explainer:
         maps: list = [None] * len(prepared)
         for key, rows in rows_of.items():
             i = rows[0]
-            ai = _as_grid(choice, a[i:i + 1])
+            ai = _as_grid(choice, a[i : i + 1])
             if known[key] is None:
                 known[key] = self._masked_passes(prepared[i], ai, m, choice, progress, cancel, counter)
                 with self._cache_lock:
@@ -954,7 +1077,7 @@ class Explainer:
                     while len(self._masked_scores) > self._cache_size:
                         self._masked_scores.popitem(last=False)
             channels, scores = known[key]
-            picked = tf.gather(scores, [classes[r] for r in rows], axis=1)                  # (m, rows)
+            picked = tf.gather(scores, [classes[r] for r in rows], axis=1)  # (m, rows)
             other = tf.gather(scores, [max(against[r], 0) for r in rows], axis=1)
             target = picked - tf.where(tf.constant([against[r] >= 0 for r in rows]), other, tf.zeros_like(other))
             chosen = tf.repeat(ai, len(rows), axis=0)
@@ -974,7 +1097,7 @@ class Explainer:
         rows = []
         for start in range(0, m, self._batch_size):
             _check_cancel(cancel)
-            idx = channels[start:start + self._batch_size]
+            idx = channels[start : start + self._batch_size]
             masks = tf.transpose(tf.gather(ai[0], idx, axis=-1), (2, 0, 1))[..., None]
             masks = tf.image.resize(masks, (height, width), method="bilinear")
             lo = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
@@ -990,24 +1113,54 @@ class Explainer:
         return channels, tf.concat(rows, axis=0)
 
 
-def explainer_for(model, caller: str, *, layer=None, preprocess=None, output=None, input_size=None,
-                  layer_is_fixed: bool = False, **settings) -> Explainer:
+def explainer_for(
+    model,
+    caller: str,
+    *,
+    layer=None,
+    preprocess=None,
+    output=None,
+    input_size=None,
+    layer_is_fixed: bool = False,
+    **settings,
+) -> Explainer:
     """The Explainer an entry point works with: one passed in is reused (its caches and compiled
     functions), a Keras model gets a new one. What belongs to an Explainer (``preprocess=``,
     ``output=``, ``input_size=``; ``layer=`` where the caller has no per-call layer) cannot be given
     again next to one: it would be silently ignored."""
     if not isinstance(model, Explainer):
-        return Explainer(model, layer=layer, preprocess=preprocess, output=output, input_size=input_size,
-                         **settings)
-    given = [name for name, value in (("preprocess", preprocess), ("output", output), ("input_size", input_size),
-                                      ("layer", layer if layer_is_fixed else None)) if value is not None]
+        return Explainer(model, layer=layer, preprocess=preprocess, output=output, input_size=input_size, **settings)
+    given = [
+        name
+        for name, value in (
+            ("preprocess", preprocess),
+            ("output", output),
+            ("input_size", input_size),
+            ("layer", layer if layer_is_fixed else None),
+        )
+        if value is not None
+    ]
     if given:
-        raise ValueError(f"{', '.join(n + '=' for n in given)} belong to the Explainer passed to {caller}; set "
-                         f"them with Explainer(model, ...) or pass the Keras model here instead.")
+        raise ValueError(
+            f"{', '.join(n + '=' for n in given)} belong to the Explainer passed to {caller}; set "
+            f"them with Explainer(model, ...) or pass the Keras model here instead."
+        )
     return model
 
-def compute_cam(model, images, class_index=None, *, layer=None, method: str = "gradcam", preprocess=None,
-                normalize: bool = True, contrast=None, output=None, input_size=None) -> np.ndarray:
+
+def compute_cam(
+    model,
+    images,
+    class_index=None,
+    *,
+    layer=None,
+    method: str = "gradcam",
+    preprocess=None,
+    normalize: bool = True,
+    contrast=None,
+    output=None,
+    input_size=None,
+) -> np.ndarray:
     """Class activation maps for one image or a batch: float32 array (N, h, w) at the layer's resolution.
 
     ``class_index``: None = each image's top class; an int = that class for every image; a sequence =
@@ -1023,8 +1176,15 @@ def compute_cam(model, images, class_index=None, *, layer=None, method: str = "g
     from ..batch import cam_maps, worth_compiling
 
     # Many images: traced functions, in chunks, with a progress bar for long runs (gradcam_widget/batch.py).
-    explainer = explainer_for(model, "compute_cam", layer=layer, preprocess=preprocess, output=output,
-                              input_size=input_size, compiled=worth_compiling(images))
+    explainer = explainer_for(
+        model,
+        "compute_cam",
+        layer=layer,
+        preprocess=preprocess,
+        output=output,
+        input_size=input_size,
+        compiled=worth_compiling(images),
+    )
     maps = cam_maps(explainer, images, class_index, method, layer=layer, contrast=contrast)
     key = "normalized" if normalize else "raw"
     arrays = [getattr(m, key).astype(np.float32) for m in maps]

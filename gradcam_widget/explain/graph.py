@@ -81,8 +81,11 @@ class FlatGraph:
                 inner_graph = graph_of(op) if isinstance(op, keras.Model) else None
                 # A nested model is inlined at its first call in this graph; a second call of the same
                 # model would share its inner tensors, so it stays one opaque call.
-                if inner_graph is not None and id(op) not in self._inlined and len(node.outputs) == len(
-                        inner_graph.outputs):
+                if (
+                    inner_graph is not None
+                    and id(op) not in self._inlined
+                    and len(node.outputs) == len(inner_graph.outputs)
+                ):
                     self._inlined.add(id(op))
                     inner_outputs = self._inline(inner_graph, list(node.input_tensors), path + (op.name,))
                     for outer, inner in zip(node.outputs, inner_outputs):

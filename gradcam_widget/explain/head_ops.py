@@ -30,11 +30,11 @@ class _PooledDense:
 
     z does not depend on the class: it is computed once per image, with the scores."""
 
-    source: object       # the tensor z is computed from (the Flatten output, or the global pooling output)
-    dense: object        # the Dense layer, or None (global pooling: z is the pooled vector)
-    inject: object       # the tensor seeded with activation(z + b @ W_sum) (or z + b) to get the scores
-    w_sum: object        # (k, U) float32 tf.Variable, or None
-    shape: tuple = ()    # (h, w, k) of the Flatten's input: how W_sum is summed from the kernel
+    source: object  # the tensor z is computed from (the Flatten output, or the global pooling output)
+    dense: object  # the Dense layer, or None (global pooling: z is the pooled vector)
+    inject: object  # the tensor seeded with activation(z + b @ W_sum) (or z + b) to get the scores
+    w_sum: object  # (k, U) float32 tf.Variable, or None
+    shape: tuple = ()  # (h, w, k) of the Flatten's input: how W_sum is summed from the kernel
 
 
 def _find_pooled_dense(graph, choice, source):
@@ -60,8 +60,9 @@ def _find_pooled_dense(graph, choice, source):
             if getattr(op, "data_format", "channels_last") != "channels_last":
                 return None
             shape = tuple(graph.canonical(node.node.outputs[0]).shape[1:])
-        elif not (isinstance(op, keras.layers.Flatten) and getattr(op, "data_format", "channels_last") ==
-                  "channels_last"):
+        elif not (
+            isinstance(op, keras.layers.Flatten) and getattr(op, "data_format", "channels_last") == "channels_last"
+        ):
             return None
         chain.append(node)
         tid = node.output_ids[0]

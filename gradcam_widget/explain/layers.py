@@ -23,10 +23,12 @@ _RESHAPING = tuple(
 )
 
 _POOLING = tuple(
-    cls for cls in (
+    cls
+    for cls in (
         getattr(keras.layers, name, None)
         for name in ("MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D")
-    ) if cls is not None
+    )
+    if cls is not None
 )
 
 
@@ -34,13 +36,13 @@ _POOLING = tuple(
 class LayerChoice:
     """A layer a map can be computed at."""
 
-    name: str          # the name shown to users (plain when unique, else outer/inner)
+    name: str  # the name shown to users (plain when unique, else outer/inner)
     flat: FlatNode
-    tensor: object     # the symbolic output tensor in the flattened graph
-    shape: tuple       # (h, w, c) of the maps' grid
+    tensor: object  # the symbolic output tensor in the flattened graph
+    shape: tuple  # (h, w, c) of the maps' grid
     is_pooling: bool
     grid: TokenGrid | None = None  # a token layer: where its patch tokens are (tensor is (N, T, c))
-    is_reshaping: bool = False     # padding/cropping: offered, but not chosen by default
+    is_reshaping: bool = False  # padding/cropping: offered, but not chosen by default
 
     @property
     def is_tokens(self) -> bool:
@@ -88,8 +90,11 @@ def find_candidates(graph: FlatGraph, target=None) -> list[LayerChoice]:
     return [
         LayerChoice(
             name=flat.operation.name if counts[flat.operation.name] == 1 else flat.name,
-            flat=flat, tensor=tensor, shape=shape,
-            is_pooling=isinstance(flat.operation, _POOLING), grid=grid,
+            flat=flat,
+            tensor=tensor,
+            shape=shape,
+            is_pooling=isinstance(flat.operation, _POOLING),
+            grid=grid,
             is_reshaping=isinstance(flat.operation, _RESHAPING),
         )
         for flat, tensor, shape, grid in found
@@ -105,9 +110,11 @@ def default_layer(candidates: list[LayerChoice]) -> LayerChoice:
     for choice in reversed(candidates):
         if not choice.is_pooling:
             return choice
-    raise ValueError("the model has no convolutional layer with a spatial output (N, h, w, c) that the "
-                     "class scores depend on, so there is nothing to compute a class activation map at. "
-                     "Grad-CAM needs a convolutional image classifier.")
+    raise ValueError(
+        "the model has no convolutional layer with a spatial output (N, h, w, c) that the "
+        "class scores depend on, so there is nothing to compute a class activation map at. "
+        "Grad-CAM needs a convolutional image classifier."
+    )
 
 
 def resolve_layer(candidates: list[LayerChoice], name, all_layer_names) -> LayerChoice:
@@ -115,15 +122,18 @@ def resolve_layer(candidates: list[LayerChoice], name, all_layer_names) -> Layer
     if name is None:
         return default_layer(candidates)
     if not isinstance(name, str):
-        raise TypeError(f"layer= must be a layer name (str), got {type(name).__name__}. Valid names: "
-                        f"{_listing(candidates)}.")
+        raise TypeError(
+            f"layer= must be a layer name (str), got {type(name).__name__}. Valid names: {_listing(candidates)}."
+        )
     for choice in candidates:
         if name in (choice.name, choice.flat.name):
             return choice
     if name in all_layer_names:
-        raise ValueError(f"layer {name!r} cannot be used for a class activation map: its output is not a "
-                         f"spatial feature map that the class scores depend on through it alone. "
-                         f"Use one of: {_listing(candidates)}.")
+        raise ValueError(
+            f"layer {name!r} cannot be used for a class activation map: its output is not a "
+            f"spatial feature map that the class scores depend on through it alone. "
+            f"Use one of: {_listing(candidates)}."
+        )
     raise ValueError(f"the model has no layer named {name!r}. Use one of: {_listing(candidates)}.")
 
 
@@ -149,9 +159,9 @@ def _activation_kind(fn) -> str | None:
 class ScoreSource:
     """How to read pre-softmax class scores from the model's output layer."""
 
-    target: object          # tensor of the graph to compute
-    overrides: dict         # id(layer) -> callable computing that layer without its activation
-    kind: str               # "softmax", "sigmoid" or "linear": what turned scores into outputs
+    target: object  # tensor of the graph to compute
+    overrides: dict  # id(layer) -> callable computing that layer without its activation
+    kind: str  # "softmax", "sigmoid" or "linear": what turned scores into outputs
 
 
 def output_names(graph: FlatGraph) -> list[str]:
@@ -176,11 +186,15 @@ def select_output(graph: FlatGraph, output) -> int:
     if output is None:
         if len(names) == 1:
             return 0
-        raise ValueError(f"the model has {len(names)} outputs ({listing}); say which one to explain with "
-                         f"output= (a name or an index), e.g. output={names[0]!r}.")
+        raise ValueError(
+            f"the model has {len(names)} outputs ({listing}); say which one to explain with "
+            f"output= (a name or an index), e.g. output={names[0]!r}."
+        )
     if isinstance(output, (bool, np.bool_)) or not isinstance(output, (str, int, np.integer)):
-        raise TypeError(f"output= must be an output name (str) or index (int), got {type(output).__name__}. "
-                        f"The model's outputs: {listing}.")
+        raise TypeError(
+            f"output= must be an output name (str) or index (int), got {type(output).__name__}. "
+            f"The model's outputs: {listing}."
+        )
     if isinstance(output, str):
         if output in names:
             return names.index(output)
@@ -199,9 +213,11 @@ def score_source(graph: FlatGraph, index: int = 0) -> ScoreSource:
     output = graph.outputs[index]
     shape = tuple(output.shape)
     if len(shape) != 2:
-        raise ValueError(f"the model's output has shape {shape}, not (batch, classes): it does not look "
-                         f"like an image classifier (segmentation or detection outputs are not supported). "
-                         f"Explain a model whose output is one score per class.")
+        raise ValueError(
+            f"the model's output has shape {shape}, not (batch, classes): it does not look "
+            f"like an image classifier (segmentation or detection outputs are not supported). "
+            f"Explain a model whose output is one score per class."
+        )
     producer = graph.producer(output)
     if producer is None:
         return ScoreSource(output, {}, "linear")

@@ -35,10 +35,37 @@ class ExplainerAPI(Protocol):
     def scores(self, image, *, layer=None) -> Any: ...
     def scores_batch(self, images) -> Any: ...
     def scores_of_pixels(self, pixels) -> Any: ...
-    def cam(self, image, class_index=None, method: str = "gradcam", *, layer=None, contrast=None,
-            progress: Callable | None = None, cancel: Callable | None = None) -> Any: ...
-    def cams(self, image, class_indices: Sequence[int], method: str = "gradcam", *, layer=None, contrast=None,
-             progress: Callable | None = None, cancel: Callable | None = None) -> list: ...
-    def cams_batch(self, images, class_indices, method: str = "gradcam", *, layer=None, contrast=None,
-                   progress: Callable | None = None, cancel: Callable | None = None) -> list: ...
+    def cam(
+        self,
+        image,
+        class_index=None,
+        method: str = "gradcam",
+        *,
+        layer=None,
+        contrast=None,
+        progress: Callable | None = None,
+        cancel: Callable | None = None,
+    ) -> Any: ...
+    def cams(
+        self,
+        image,
+        class_indices: Sequence[int],
+        method: str = "gradcam",
+        *,
+        layer=None,
+        contrast=None,
+        progress: Callable | None = None,
+        cancel: Callable | None = None,
+    ) -> list: ...
+    def cams_batch(
+        self,
+        images,
+        class_indices,
+        method: str = "gradcam",
+        *,
+        layer=None,
+        contrast=None,
+        progress: Callable | None = None,
+        cancel: Callable | None = None,
+    ) -> list: ...
     def randomized_copy(self, layer: str | None = None) -> Any: ...

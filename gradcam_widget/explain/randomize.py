@@ -40,8 +40,14 @@ class RandomizedCopy:
         still see the old output weights. Eager: a few maps do not repay tracing.
         """
         source = self._source
-        return type(source)(self._model, layer=self._layer, preprocess=source._preprocess, compiled=False,
-                            output=source.output[0], input_size=source._requested_size)
+        return type(source)(
+            self._model,
+            layer=self._layer,
+            preprocess=source._preprocess,
+            compiled=False,
+            output=source.output[0],
+            input_size=source._requested_size,
+        )
 
 
 def _learned_layers(explainer) -> list:

@@ -46,14 +46,16 @@ class CamMap:
         return self.raw.shape
 
 
-def make_cam_map(pre_relu: np.ndarray, class_index: int, method: str, layer: str,
-                 contrast: int | None = None) -> CamMap:
+def make_cam_map(
+    pre_relu: np.ndarray, class_index: int, method: str, layer: str, contrast: int | None = None
+) -> CamMap:
     """ReLU a method's map and decide whether it holds positive evidence."""
     pre_relu = np.asarray(pre_relu, dtype=np.float32)
     if not np.all(np.isfinite(pre_relu)):
         raise FloatingPointError(
             f"the {method} map for class {class_index} has non-finite values: the model produced NaN or "
-            f"infinite activations or gradients for this image. Check the image and preprocess=.")
+            f"infinite activations or gradients for this image. Check the image and preprocess=."
+        )
     raw = np.maximum(pre_relu, 0.0).astype(np.float32)
     maximum = float(raw.max(initial=0.0))
     scale = float(np.abs(pre_relu).max(initial=0.0))

@@ -31,7 +31,7 @@ class TokenGrid:
         """(N, T, D) tokens -> (N, height, width, D) patch grid (extra tokens dropped)."""
         import tensorflow as tf
 
-        patches = tokens[:, self.skip:self.skip + self.height * self.width]
+        patches = tokens[:, self.skip : self.skip + self.height * self.width]
         return tf.reshape(patches, (-1, self.height, self.width, tokens.shape[-1]))
 
 

@@ -30,9 +30,11 @@ def sample_plan(model) -> list:
 
 def traced_sample(plan):
     """() -> the sample as one float32 tensor; meant to be traced (tf.function)."""
+
     def sample():
         parts = [tf.cast(tf.reshape(tf.convert_to_tensor(v), [-1])[::stride], tf.float32) for v, stride in plan]
         return tf.concat(parts, 0) if parts else tf.zeros((0,))
+
     return sample
 
 
@@ -42,8 +44,12 @@ def eager_sample(plan) -> np.ndarray:
     for v, stride in plan:
         variable = getattr(v, "value", v)  # a Keras variable wraps the tf.Variable
         handle = getattr(variable, "handle", None)
-        value = (tf.convert_to_tensor(variable) if handle is None else  # the bare op: read_value() costs 8x
-                 tf.raw_ops.ReadVariableOp(resource=handle, dtype=variable.dtype))
+        value = (
+            tf.convert_to_tensor(variable)
+            if handle is None
+            # the bare op: read_value() costs 8x
+            else tf.raw_ops.ReadVariableOp(resource=handle, dtype=variable.dtype)
+        )
         parts.append(np.asarray(value).reshape(-1)[::stride].astype(np.float32))
     return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
 

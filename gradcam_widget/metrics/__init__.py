@@ -13,7 +13,16 @@ from .localisation import PointingResult, energy_in_region, pointing_game
 from .sanity import RandomizationResult, randomization_check, spearman
 
 __all__ = [
-    "deletion", "insertion", "average_drop_increase", "pointing_game", "energy_in_region",
-    "randomization_check", "spearman", "auc",
-    "CurveResult", "DropIncreaseResult", "PointingResult", "RandomizationResult",
+    "deletion",
+    "insertion",
+    "average_drop_increase",
+    "pointing_game",
+    "energy_in_region",
+    "randomization_check",
+    "spearman",
+    "auc",
+    "CurveResult",
+    "DropIncreaseResult",
+    "PointingResult",
+    "RandomizationResult",
 ]

@@ -79,11 +79,15 @@ def class_list(explainer, class_indices, count: int, top: np.ndarray) -> list[in
     if isinstance(class_indices, (int, np.integer)) and not isinstance(class_indices, bool):
         return [explainer.check_class(class_indices)] * count
     if isinstance(class_indices, (str, bytes)) or not hasattr(class_indices, "__len__"):
-        raise TypeError(f"class_indices must be None, an int or a sequence of ints (one per image), got "
-                        f"{type(class_indices).__name__}.")
+        raise TypeError(
+            f"class_indices must be None, an int or a sequence of ints (one per image), got "
+            f"{type(class_indices).__name__}."
+        )
     if len(class_indices) != count:
-        raise ValueError(f"class_indices has {len(class_indices)} entries but there are {count} images: give "
-                         f"one class per image, or a single int for all.")
+        raise ValueError(
+            f"class_indices has {len(class_indices)} entries but there are {count} images: give "
+            f"one class per image, or a single int for all."
+        )
     return [explainer.check_class(c) for c in class_indices]
 
 
@@ -104,12 +108,15 @@ class Scorer:
         """A batch of model-size values (before preprocess=) -> (probabilities, logits), each (n, classes)."""
         logits, probabilities = self._explainer.scores_of_pixels(pixels)
         if not np.all(np.isfinite(logits)):
-            raise FloatingPointError("the model produced NaN or infinite class scores for a perturbed image. "
-                                     "Check the baseline values and preprocess=.")
+            raise FloatingPointError(
+                "the model produced NaN or infinite class scores for a perturbed image. "
+                "Check the baseline values and preprocess=."
+            )
         return probabilities, logits
 
-    def run(self, batches: Iterable[np.ndarray], total: int, progress,
-            description: str = "forward passes") -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        self, batches: Iterable[np.ndarray], total: int, progress, description: str = "forward passes"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Score a stream of pixel batches (each at most ``batch_size``), reporting images done."""
         probabilities, logits = [], []
         with Progress(progress, total, description) as bar:
@@ -121,8 +128,10 @@ class Scorer:
         return np.concatenate(probabilities), np.concatenate(logits)
 
 
-_PROGRESS_HELP = ("progress= must be 'auto' (a tqdm bar for runs longer than a second), True (always a "
-                  "bar), False/None (silent) or a function called as progress(done, total).")
+_PROGRESS_HELP = (
+    "progress= must be 'auto' (a tqdm bar for runs longer than a second), True (always a "
+    "bar), False/None (silent) or a function called as progress(done, total)."
+)
 
 
 class Progress:
@@ -138,8 +147,7 @@ class Progress:
             from tqdm.auto import tqdm
 
             # delay: a bar only appears when the run is long enough to wait for
-            self._bar = tqdm(total=self._total, desc=description, leave=False,
-                             delay=0.0 if progress is True else 1.0)
+            self._bar = tqdm(total=self._total, desc=description, leave=False, delay=0.0 if progress is True else 1.0)
 
     def advance(self, n: int = 1) -> None:
         self._done += int(n)

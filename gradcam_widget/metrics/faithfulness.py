@@ -41,8 +41,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..images import black_level
-from ._common import (Scorer, as_explainer, as_maps, check_positive_int, class_list, model_pixels,
-                      model_pixels_batch, upsample)
+from ._common import (
+    Scorer,
+    as_explainer,
+    as_maps,
+    check_positive_int,
+    class_list,
+    model_pixels,
+    model_pixels_batch,
+    upsample,
+)
 
 #: Default Gaussian blur, as a share of the image's longest side (11 px at 224 in RISE).
 BLUR_SHARE = 0.05
@@ -80,10 +88,10 @@ class DropIncreaseResult:
 
     average_drop: float
     increase_in_confidence: float
-    drops: np.ndarray          # per image, max(0, Y - O) / Y in [0, 1]
-    increased: np.ndarray      # per image, O > Y
-    original: np.ndarray       # Y per image
-    explained: np.ndarray      # O per image
+    drops: np.ndarray  # per image, max(0, Y - O) / Y in [0, 1]
+    increased: np.ndarray  # per image, O > Y
+    original: np.ndarray  # Y per image
+    explained: np.ndarray  # O per image
     class_indices: np.ndarray
 
 
@@ -123,15 +131,16 @@ def make_baseline(pixels: np.ndarray, baseline="blur", blur_sigma=None) -> np.nd
             return np.broadcast_to(pixels.mean(axis=(0, 1), keepdims=True), pixels.shape).astype(np.float32)
         if baseline == "black":
             return np.full(pixels.shape, black_level(pixels), np.float32)
-        raise ValueError(f"baseline must be 'blur', 'mean', 'black' or an array of pixel values, got "
-                         f"{baseline!r}.")
+        raise ValueError(f"baseline must be 'blur', 'mean', 'black' or an array of pixel values, got {baseline!r}.")
     values = np.asarray(baseline, dtype=np.float32)
     try:
         values = np.broadcast_to(values, pixels.shape)
     except ValueError:
-        raise ValueError(f"the baseline array has shape {values.shape}, which does not broadcast to the model "
-                         f"input {pixels.shape} (H, W, C). Give an image of that size, one colour per channel, "
-                         f"or a scalar.") from None
+        raise ValueError(
+            f"the baseline array has shape {values.shape}, which does not broadcast to the model "
+            f"input {pixels.shape} (H, W, C). Give an image of that size, one colour per channel, "
+            f"or a scalar."
+        ) from None
     if not np.all(np.isfinite(values)):
         raise ValueError("the baseline array contains NaN or infinite values.")
     return values.astype(np.float32)
@@ -143,13 +152,15 @@ def _blur(pixels: np.ndarray, sigma) -> np.ndarray:
     sigma = BLUR_SHARE * max(pixels.shape[:2]) if sigma is None else float(sigma)
     if not sigma > 0:
         raise ValueError(f"blur_sigma must be a positive number of pixels, got {sigma!r}.")
-    blurred = cv2.GaussianBlur(np.ascontiguousarray(pixels, np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma,
-                               borderType=cv2.BORDER_REFLECT_101)
+    blurred = cv2.GaussianBlur(
+        np.ascontiguousarray(pixels, np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
+    )
     return blurred.reshape(pixels.shape)
 
 
-def _curve(kind, model, image, saliency, class_index, *, steps, baseline, blur_sigma, preprocess,
-           batch_size, progress, output) -> CurveResult:
+def _curve(
+    kind, model, image, saliency, class_index, *, steps, baseline, blur_sigma, preprocess, batch_size, progress, output
+) -> CurveResult:
     explainer = as_explainer(model, preprocess, output=output)
     pixels = model_pixels(explainer, image)
     cls = None if class_index is None else explainer.check_class(class_index)
@@ -162,7 +173,7 @@ def _curve(kind, model, image, saliency, class_index, *, steps, baseline, blur_s
 
     def batches():
         for start in range(0, len(counts), scorer.batch_size):
-            chunk = counts[start:start + scorer.batch_size]
+            chunk = counts[start : start + scorer.batch_size]
             yield np.stack([np.where(rank < c, first, second) for c in chunk])
 
     probabilities, logits = scorer.run(batches(), len(counts), progress, kind)
@@ -171,12 +182,23 @@ def _curve(kind, model, image, saliency, class_index, *, steps, baseline, blur_s
     fractions = counts / float(height * width)
     curve = probabilities[:, cls].astype(np.float64)
     name = baseline if isinstance(baseline, str) else "array"
-    return CurveResult(kind, cls, fractions, curve, auc(fractions, curve), name,
-                       logits[:, cls].astype(np.float64))
+    return CurveResult(kind, cls, fractions, curve, auc(fractions, curve), name, logits[:, cls].astype(np.float64))
 
 
-def deletion(model, image, saliency, class_index=None, *, steps: int = 50, baseline="blur", blur_sigma=None,
-             preprocess=None, batch_size: int = 32, progress="auto", output=None) -> CurveResult:
+def deletion(
+    model,
+    image,
+    saliency,
+    class_index=None,
+    *,
+    steps: int = 50,
+    baseline="blur",
+    blur_sigma=None,
+    preprocess=None,
+    batch_size: int = 32,
+    progress="auto",
+    output=None,
+) -> CurveResult:
     """Deletion curve (Petsiuk et al. 2018): remove the most salient pixels first. Lower AUC = better.
 
     ``model``: a Keras model or an :class:`~gradcam_widget.Explainer` (reused). ``saliency``: a 2-D map
@@ -185,21 +207,55 @@ def deletion(model, image, saliency, class_index=None, *, steps: int = 50, basel
     ``baseline``: "blur" (default), "mean", "black" or an array, see the module docstring. ``output``: the
     output to explain of a model with several (name or index).
     """
-    return _curve("deletion", model, image, saliency, class_index, steps=steps, baseline=baseline,
-                  blur_sigma=blur_sigma, preprocess=preprocess, batch_size=batch_size, progress=progress,
-                  output=output)
+    return _curve(
+        "deletion",
+        model,
+        image,
+        saliency,
+        class_index,
+        steps=steps,
+        baseline=baseline,
+        blur_sigma=blur_sigma,
+        preprocess=preprocess,
+        batch_size=batch_size,
+        progress=progress,
+        output=output,
+    )
 
 
-def insertion(model, image, saliency, class_index=None, *, steps: int = 50, baseline="blur", blur_sigma=None,
-              preprocess=None, batch_size: int = 32, progress="auto", output=None) -> CurveResult:
+def insertion(
+    model,
+    image,
+    saliency,
+    class_index=None,
+    *,
+    steps: int = 50,
+    baseline="blur",
+    blur_sigma=None,
+    preprocess=None,
+    batch_size: int = 32,
+    progress="auto",
+    output=None,
+) -> CurveResult:
     """Insertion curve (Petsiuk et al. 2018): start from the baseline, add the most salient pixels first.
 
     Higher AUC = better. Arguments as :func:`deletion`; ``class_index=None`` = the class the model
     predicts for the full image.
     """
-    return _curve("insertion", model, image, saliency, class_index, steps=steps, baseline=baseline,
-                  blur_sigma=blur_sigma, preprocess=preprocess, batch_size=batch_size, progress=progress,
-                  output=output)
+    return _curve(
+        "insertion",
+        model,
+        image,
+        saliency,
+        class_index,
+        steps=steps,
+        baseline=baseline,
+        blur_sigma=blur_sigma,
+        preprocess=preprocess,
+        batch_size=batch_size,
+        progress=progress,
+        output=output,
+    )
 
 
 def explanation_images(pixels: np.ndarray, saliencies) -> np.ndarray:
@@ -216,8 +272,17 @@ def explanation_images(pixels: np.ndarray, saliencies) -> np.ndarray:
     return out
 
 
-def average_drop_increase(model, images, saliencies, class_indices=None, *, preprocess=None,
-                          batch_size: int = 32, progress="auto", output=None) -> DropIncreaseResult:
+def average_drop_increase(
+    model,
+    images,
+    saliencies,
+    class_indices=None,
+    *,
+    preprocess=None,
+    batch_size: int = 32,
+    progress="auto",
+    output=None,
+) -> DropIncreaseResult:
     """Average Drop % and Increase in Confidence % (Chattopadhay et al. 2018) over a batch of images.
 
     The explanation map of each image is the image multiplied by its map (normalised to maximum 1,
@@ -232,13 +297,12 @@ def average_drop_increase(model, images, saliencies, class_indices=None, *, prep
     explained_pixels = explanation_images(pixels, maps)
     scorer = Scorer(explainer, batch_size)
     both = np.concatenate([pixels, explained_pixels])
-    chunks = (both[i:i + scorer.batch_size] for i in range(0, len(both), scorer.batch_size))
+    chunks = (both[i : i + scorer.batch_size] for i in range(0, len(both), scorer.batch_size))
     probabilities, _ = scorer.run(chunks, len(both), progress, "average drop")
-    before, after = probabilities[:len(pixels)], probabilities[len(pixels):]
+    before, after = probabilities[: len(pixels)], probabilities[len(pixels) :]
     classes = np.array(class_list(explainer, class_indices, len(pixels), before.argmax(axis=1)))
     rows = np.arange(len(pixels))
     y, o = before[rows, classes].astype(np.float64), after[rows, classes].astype(np.float64)
     drops = np.where(y > 0, np.maximum(0.0, y - o) / np.where(y > 0, y, 1.0), 0.0)
     increased = o > y
-    return DropIncreaseResult(float(100 * drops.mean()), float(100 * increased.mean()), drops, increased,
-                              y, o, classes)
+    return DropIncreaseResult(float(100 * drops.mean()), float(100 * increased.mean()), drops, increased, y, o, classes)

@@ -37,22 +37,27 @@ def region_mask(mask_or_box, image_size=None) -> np.ndarray:
         if values.dtype != bool and not np.isin(values, (0, 1)).all():
             raise ValueError("a region mask must be boolean (True on the object), or 0/1 values.")
         if image_size is not None and tuple(image_size) != values.shape:
-            raise ValueError(f"image_size {tuple(image_size)} differs from the mask's shape {values.shape}; "
-                             f"leave image_size out for a mask.")
+            raise ValueError(
+                f"image_size {tuple(image_size)} differs from the mask's shape {values.shape}; "
+                f"leave image_size out for a mask."
+            )
         return values.astype(bool)
     if values.shape != (4,):
-        raise ValueError(f"a region is a boolean mask (H, W) or a box (x0, y0, x1, y1), got shape "
-                         f"{values.shape}.")
+        raise ValueError(f"a region is a boolean mask (H, W) or a box (x0, y0, x1, y1), got shape {values.shape}.")
     if image_size is None:
-        raise ValueError("a box needs image_size=(height, width) of the image it is drawn on, so the map can "
-                         "be upsampled to that size.")
+        raise ValueError(
+            "a box needs image_size=(height, width) of the image it is drawn on, so the map can "
+            "be upsampled to that size."
+        )
     height, width = (int(v) for v in image_size)
     x0, y0, x1, y1 = (int(round(float(v))) for v in values)
     x0, x1 = max(x0, 0), min(x1, width)
     y0, y1 = max(y0, 0), min(y1, height)
     if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"the box {tuple(values.tolist())} holds no pixel of a {height}x{width} image; boxes "
-                         f"are (x0, y0, x1, y1) with x0 < x1 and y0 < y1, x1/y1 exclusive.")
+        raise ValueError(
+            f"the box {tuple(values.tolist())} holds no pixel of a {height}x{width} image; boxes "
+            f"are (x0, y0, x1, y1) with x0 < x1 and y0 < y1, x1/y1 exclusive."
+        )
     mask = np.zeros((height, width), bool)
     mask[y0:y1, x0:x1] = True
     return mask

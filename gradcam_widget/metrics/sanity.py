@@ -22,6 +22,7 @@ PASS_CORRELATION = 0.3
 #: Above this the map is mostly the same picture whatever the weights.
 FAIL_CORRELATION = 0.6
 
+
 @dataclass(frozen=True)
 class RandomizationResult:
     """Rank correlations between the trained model's map and the maps of increasingly random copies.
@@ -94,9 +95,11 @@ def _cascade(available: list, layers):
         by_name.setdefault(short, position)
     missing = [name for name in layers if name not in by_name]
     if missing:
-        raise ValueError(f"no learned layer named {', '.join(map(repr, missing))}. Layers with weights, top "
-                         f"first: {', '.join(repr(n) for n, _ in available[:12])}"
-                         f"{' ...' if len(available) > 12 else ''}.")
+        raise ValueError(
+            f"no learned layer named {', '.join(map(repr, missing))}. Layers with weights, top "
+            f"first: {', '.join(repr(n) for n, _ in available[:12])}"
+            f"{' ...' if len(available) > 12 else ''}."
+        )
     chosen = [by_name[name] for name in layers]
     return chosen, list(range(1, len(chosen) + 1))
 
@@ -114,28 +117,56 @@ def _verdict(correlations: np.ndarray, steps: list[list[str]], total: int, top: 
     final = float(correlations[-1])
     extent = _extent(steps[-1], total)
     if final <= PASS_CORRELATION:
-        passed, text = True, (f"Passed: with {extent} set to random weights, the map no longer resembles the "
-                              f"real one (rank correlation {final:.2f}). It depends on what the model learned, "
-                              f"not just on the picture.")
+        passed, text = (
+            True,
+            (
+                f"Passed: with {extent} set to random weights, the map no longer resembles the "
+                f"real one (rank correlation {final:.2f}). It depends on what the model learned, "
+                f"not just on the picture."
+            ),
+        )
     elif final <= FAIL_CORRELATION:
-        passed, text = False, (f"Unclear: with {extent} set to random weights, the map still partly "
-                               f"resembles the real one (rank correlation {final:.2f}). Part of what it shows "
-                               f"comes from the picture itself (edges, bright or colourful areas), not from "
-                               f"what the model learned.")
+        passed, text = (
+            False,
+            (
+                f"Unclear: with {extent} set to random weights, the map still partly "
+                f"resembles the real one (rank correlation {final:.2f}). Part of what it shows "
+                f"comes from the picture itself (edges, bright or colourful areas), not from "
+                f"what the model learned."
+            ),
+        )
     else:
-        passed, text = False, (f"Failed: with {extent} set to random weights, the map looks much the same "
-                               f"(rank correlation {final:.2f}). It mostly shows the picture's structure, not "
-                               f"what the model learned: do not read it as the model's reason.")
+        passed, text = (
+            False,
+            (
+                f"Failed: with {extent} set to random weights, the map looks much the same "
+                f"(rank correlation {final:.2f}). It mostly shows the picture's structure, not "
+                f"what the model learned: do not read it as the model's reason."
+            ),
+        )
     first = float(correlations[0])
     if len(steps) > 1 and steps[0] == [top] and first > FAIL_CORRELATION:
-        text += (f" Randomising only the output layer {top!r} left the map similar ({first:.2f}): it shows "
-                 f"where the learned features respond, much the same whichever class you ask about.")
+        text += (
+            f" Randomising only the output layer {top!r} left the map similar ({first:.2f}): it shows "
+            f"where the learned features respond, much the same whichever class you ask about."
+        )
     return passed, text
 
 
-def randomization_check(model, image, class_index=None, *, method: str = "gradcam", layers=None, layer=None,
-                        preprocess=None, seed: int = 0, progress="auto", contrast=None,
-                        output=None) -> RandomizationResult:
+def randomization_check(
+    model,
+    image,
+    class_index=None,
+    *,
+    method: str = "gradcam",
+    layers=None,
+    layer=None,
+    preprocess=None,
+    seed: int = 0,
+    progress="auto",
+    contrast=None,
+    output=None,
+) -> RandomizationResult:
     """Cascading randomisation sanity check of one map (Adebayo et al. 2018).
 
     ``model``: a Keras model or an Explainer (never modified). ``class_index``: None = the top class.
@@ -154,9 +185,11 @@ def randomization_check(model, image, class_index=None, *, method: str = "gradca
     prepared = explainer.prepare(image)
     original = explainer.cam(prepared, class_index, method, layer=layer, contrast=contrast)
     if not original.has_evidence:
-        raise ValueError(f"the {original.method} map of class {original.class_index} has no positive evidence "
-                         f"at layer {original.layer!r}, so there is nothing to compare. Check the class the "
-                         f"model predicts, or another layer.")
+        raise ValueError(
+            f"the {original.method} map of class {original.class_index} has no positive evidence "
+            f"at layer {original.layer!r}, so there is nothing to compare. Check the class the "
+            f"model predicts, or another layer."
+        )
     copy = explainer.randomized_copy(original.layer)
     available = copy.learned
     chosen, marks = _cascade(available, layers)
@@ -167,13 +200,13 @@ def randomization_check(model, image, class_index=None, *, method: str = "gradca
             for k in range(done, mark):
                 copy.randomize(chosen[k], seed + k)
             done = mark
-            cam = copy.explainer().cam(prepared, original.class_index, original.method,
-                                                             contrast=contrast)
+            cam = copy.explainer().cam(prepared, original.class_index, original.method, contrast=contrast)
             maps.append(cam)
             correlations.append(spearman(original.raw, cam.raw))
             steps.append([available[k][0] for k in chosen[:mark]])
             bar.advance()
     correlations = np.array(correlations)
     passed, verdict = _verdict(correlations, steps, len(available), available[0][0])
-    return RandomizationResult(original.class_index, original.method, original.layer, steps, correlations,
-                               original, maps, passed, verdict)
+    return RandomizationResult(
+        original.class_index, original.method, original.layer, steps, correlations, original, maps, passed, verdict
+    )

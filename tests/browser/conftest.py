@@ -165,8 +165,14 @@ class JupyterServer:
             (target / file_name).write_text(json.dumps(value))
 
     def start(self, timeout: float = 60.0) -> None:
-        for d in (self.root_dir, self.settings_dir, self.workspaces_dir, self.config_dir,
-                  self.runtime_dir, self.ipython_dir):
+        for d in (
+            self.root_dir,
+            self.settings_dir,
+            self.workspaces_dir,
+            self.config_dir,
+            self.runtime_dir,
+            self.ipython_dir,
+        ):
             d.mkdir(parents=True, exist_ok=True)
         self._write_user_settings()
         env = dict(os.environ)
@@ -181,7 +187,9 @@ class JupyterServer:
         )
         env.pop("ANYWIDGET_HMR", None)  # hot reload would watch the repo's files
         cmd = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
@@ -199,14 +207,18 @@ class JupyterServer:
             cmd.append("--ServerApp.allow_root=True")
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            cmd, cwd=self.root_dir, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cmd,
+            cwd=self.root_dir,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
         def ready():
             if self.proc.poll() is not None:
-                raise HarnessError(
-                    f"jupyter lab exited with code {self.proc.returncode}:\n{self.log_tail()}")
+                raise HarnessError(f"jupyter lab exited with code {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 return self.api("GET", "/api/status", timeout=2) is not None
             except (urllib.error.URLError, ConnectionError, OSError):
@@ -294,8 +306,7 @@ class JupyterServer:
 
     def write_notebook(self, name: str, cells: list[str]) -> str:
         nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                     "language": "python"}
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
         nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
         path = self.root_dir / name
@@ -315,10 +326,8 @@ class KernelClient:
         self.server = server
         self.kernel_id = kernel_id
         self.session = uuid.uuid4().hex
-        url = (f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
-               f"?session_id={self.session}")
-        self.ws = websocket.create_connection(
-            url, header=[f"Authorization: token {server.token}"], timeout=30)
+        url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={self.session}"
+        self.ws = websocket.create_connection(url, header=[f"Authorization: token {server.token}"], timeout=30)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -332,12 +341,26 @@ class KernelClient:
         with self._lock:
             msg_id = uuid.uuid4().hex
             msg = {
-                "header": {"msg_id": msg_id, "username": "tests", "session": self.session,
-                           "msg_type": "execute_request", "version": "5.3",
-                           "date": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())},
-                "parent_header": {}, "metadata": {}, "buffers": [], "channel": "shell",
-                "content": {"code": code, "silent": False, "store_history": False,
-                            "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+                "header": {
+                    "msg_id": msg_id,
+                    "username": "tests",
+                    "session": self.session,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+                },
+                "parent_header": {},
+                "metadata": {},
+                "buffers": [],
+                "channel": "shell",
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
             }
             self.ws.send(json.dumps(msg))
             out: list[str] = []
@@ -376,11 +399,10 @@ class KernelClient:
     def eval(self, expr: str, timeout: float = 60.0) -> Any:
         """Evaluate a Python expression in the kernel and return it through JSON."""
         marker = "@@gcw-json@@"
-        text = self.execute(
-            f"print({marker!r} + __import__('json').dumps({expr}))", timeout=timeout)
+        text = self.execute(f"print({marker!r} + __import__('json').dumps({expr}))", timeout=timeout)
         for line in text.splitlines():
             if line.startswith(marker):
-                return json.loads(line[len(marker):])
+                return json.loads(line[len(marker) :])
         raise HarnessError(f"no value printed for {expr!r}: {text!r}")
 
     def wait_for(self, expr: str, expected: Any, timeout: float = 15.0) -> float:
@@ -413,8 +435,7 @@ class KernelPool:
     fails the reset is shut down and replaced by a fresh one.
     """
 
-    def __init__(self, server: JupyterServer, warmup_code: str = WARMUP_CODE,
-                 reset_code: str = RESET_CODE):
+    def __init__(self, server: JupyterServer, warmup_code: str = WARMUP_CODE, reset_code: str = RESET_CODE):
         self.server = server
         self.warmup_code = warmup_code
         self.reset_code = reset_code
@@ -473,8 +494,9 @@ class KernelPool:
                 self._cond.wait(remaining)
             kid, session_id = self._idle.pop(0)
         if session_id is None:
-            self.server.api("POST", "/api/sessions", {
-                "path": path, "name": path, "type": "notebook", "kernel": {"id": kid}})
+            self.server.api(
+                "POST", "/api/sessions", {"path": path, "name": path, "type": "notebook", "kernel": {"id": kid}}
+            )
         else:
             self.server.api("PATCH", f"/api/sessions/{session_id}", {"path": path, "name": path})
         return kid
@@ -522,8 +544,9 @@ class NotebookPage:
     this object is open, so each test sees its own.
     """
 
-    def __init__(self, server: JupyterServer, page, ui: str, path: str, artifacts: Path,
-                 label: str, in_app: bool = False):
+    def __init__(
+        self, server: JupyterServer, page, ui: str, path: str, artifacts: Path, label: str, in_app: bool = False
+    ):
         self.server = server
         self.page = page
         self.ui = ui
@@ -575,11 +598,12 @@ class NotebookPage:
                     const app = window.jupyterapp;
                     await app.serviceManager.sessions.refreshRunning();
                     await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
-                }""", self.path)
+                }""",
+                self.path,
+            )
         else:
             workspace = re.sub(r"[^A-Za-z0-9-]", "-", Path(self.path).stem)
-            self.page.goto(self.server.page_url(self.ui, self.path, workspace),
-                           wait_until="domcontentloaded")
+            self.page.goto(self.server.page_url(self.ui, self.path, workspace), wait_until="domcontentloaded")
         self.wait_kernel_ready(timeout)
         session = self.server.session_for(self.path)
         self.kernel = KernelClient(self.server, session["kernel"]["id"])
@@ -592,6 +616,7 @@ class NotebookPage:
     def wait_kernel_ready(self, timeout: float = 60.0) -> None:
         """The three conditions together: session kernel idle in the REST API, a kernel name
         in the visible panel's toolbar, and the execution indicator idle."""
+
         def ready():
             s = self.server.session_for(self.path)
             if not s or s.get("kernel", {}).get("execution_state") != "idle":
@@ -626,7 +651,8 @@ class NotebookPage:
         """Text of any error output in the notebook (to explain a widget that never showed)."""
         return self.page.evaluate(
             """() => [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')]
-                   .map(e => e.textContent).join('\\n---\\n')""")
+                   .map(e => e.textContent).join('\\n---\\n')"""
+        )
 
     def wait_ready(self, selector: str, timeout: float = 90.0) -> float:
         """Wait for ``selector`` to be attached; on timeout, report the notebook's error outputs."""
@@ -643,7 +669,8 @@ class NotebookPage:
             raise HarnessError(
                 f"{selector} did not appear within {timeout:.0f} s in {self.ui}.\n"
                 f"Notebook error output:\n{errors[-3000:] or '(none)'}\n"
-                f"Widget errors: {self.widget_errors()}\n({exc.__class__.__name__})") from None
+                f"Widget errors: {self.widget_errors()}\n({exc.__class__.__name__})"
+            ) from None
         self.timings["ready"] = time.monotonic() - t0
         return self.timings["ready"]
 
@@ -667,8 +694,9 @@ class NotebookPage:
         """Close every document in Lab's main area without save dialogs (the page stays, ready
         for the next notebook). False when the page is not in a state to be reused."""
         try:
-            return bool(self.page.evaluate(
-                """() => {
+            return bool(
+                self.page.evaluate(
+                    """() => {
                     const app = window.jupyterapp;
                     if (!app || document.querySelector('.jp-Dialog')) return false;
                     for (const w of [...app.shell.widgets('main')]) {
@@ -676,7 +704,9 @@ class NotebookPage:
                         w.dispose();
                     }
                     return document.querySelectorAll('.jp-NotebookPanel').length === 0;
-                }"""))
+                }"""
+                )
+            )
         except Exception:  # noqa: BLE001
             return False
 
@@ -691,8 +721,10 @@ class NotebookPage:
 def chromium_unavailable_reason() -> str | None:
     """Why the browser tests cannot run here, or None."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return (f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` "
-                f"(never `playwright install`)")
+        return (
+            f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` "
+            f"(never `playwright install`)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -781,12 +813,11 @@ class LabPages:
     def _load(self, key) -> Any:
         device_scale_factor, viewport = key
         context = self.browser.new_context(
-            viewport={"width": viewport[0], "height": viewport[1]},
-            device_scale_factor=device_scale_factor)
+            viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=device_scale_factor
+        )
         page = context.new_page()
         self._count += 1
-        url = (f"{self.server.base_url}/lab/workspaces/tests-{self._count}"
-               f"?reset&token={self.server.token}")
+        url = f"{self.server.base_url}/lab/workspaces/tests-{self._count}?reset&token={self.server.token}"
         try:
             page.goto(url, wait_until="domcontentloaded")
             page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
@@ -804,7 +835,8 @@ class LabPages:
         page.evaluate(
             """() => { for (const w of [...window.jupyterapp.shell.widgets('main')]) {
                    if (w.context && w.context.model) w.context.model.dirty = false;
-                   w.dispose(); } }""")
+                   w.dispose(); } }"""
+        )
         return page
 
     def preload(self) -> None:
@@ -847,8 +879,9 @@ def pytest_runtest_makereport(item, call):
 
 
 def _test_failed(request) -> bool:
-    return any(getattr(getattr(request.node, f"_gcw_report_{when}", None), "failed", False)
-               for when in ("setup", "call"))
+    return any(
+        getattr(getattr(request.node, f"_gcw_report_{when}", None), "failed", False) for when in ("setup", "call")
+    )
 
 
 @pytest.fixture
@@ -865,14 +898,19 @@ def open_notebook(request, jupyter_server, kernel_pool, browser, lab_pages):
     opened: list[tuple[NotebookPage, Any]] = []
     base = sanitize(request.node.name)
 
-    def _open(cells: list[str], ui: str = "lab", *, ready: str | None = WIDGET_READY,
-              device_scale_factor: float | None = None, viewport=DEFAULT_VIEWPORT,
-              timeout: float = 90.0) -> NotebookPage:
+    def _open(
+        cells: list[str],
+        ui: str = "lab",
+        *,
+        ready: str | None = WIDGET_READY,
+        device_scale_factor: float | None = None,
+        viewport=DEFAULT_VIEWPORT,
+        timeout: float = 90.0,
+    ) -> NotebookPage:
         if ui not in UIS:
             raise ValueError(f"ui must be one of {UIS}, got {ui!r}")
         if device_scale_factor is None:
-            device_scale_factor = (LAB_DEVICE_SCALE_FACTOR if ui == "lab"
-                                   else NOTEBOOK_DEVICE_SCALE_FACTOR)
+            device_scale_factor = LAB_DEVICE_SCALE_FACTOR if ui == "lab" else NOTEBOOK_DEVICE_SCALE_FACTOR
         label = base if not opened else f"{base}-{len(opened) + 1}"
         path = jupyter_server.write_notebook(f"{label}.ipynb", cells)
         if ui == "lab" and not opened:
@@ -880,8 +918,8 @@ def open_notebook(request, jupyter_server, kernel_pool, browser, lab_pages):
             context = None
         else:  # Notebook 7 shows one notebook per page; a second notebook gets its own page too
             context = browser.new_context(
-                viewport={"width": viewport[0], "height": viewport[1]},
-                device_scale_factor=device_scale_factor)
+                viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=device_scale_factor
+            )
             page, in_app = context.new_page(), False
         nb = NotebookPage(jupyter_server, page, ui, path, ARTIFACTS_DIR, label, in_app=in_app)
         opened.append((nb, context))
@@ -925,7 +963,10 @@ def open_notebook(request, jupyter_server, kernel_pool, browser, lab_pages):
             kernel_pool.give_back(nb.path)
         nb.timings["reset"] = time.monotonic() - t0
         ignored = len(nb.page_errors) + len(nb.console_errors) - len(errors)
-        print(f"[browser] {nb.label}: " + ", ".join(f"{k} {v:.2f} s" for k, v in nb.timings.items())
-              + (f" ({ignored} page/console errors not from the widget ignored)" if ignored else ""))
+        print(
+            f"[browser] {nb.label}: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in nb.timings.items())
+            + (f" ({ignored} page/console errors not from the widget ignored)" if ignored else "")
+        )
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)

@@ -93,7 +93,8 @@ def assert_readable(locator, *, must_include: tuple[str, ...] = ()) -> list[dict
     low = [r for r in results if r["ratio"] < MIN_RATIO]
     assert not low, "text below 4.5:1:\n" + "\n".join(
         f"  {r['ratio']:.2f}:1 <{r['tag']} class={r['cls']!r}> {r['text']!r} {r['color']} on {r['background']}"
-        for r in low)
+        for r in low
+    )
     lowest = min(results, key=lambda r: r["ratio"])
     print(f"[contrast] {len(results)} texts, lowest {lowest['ratio']:.2f}:1 ({lowest['cls']!r} {lowest['text']!r})")
     checked = " ".join(r["cls"] for r in results if r["selected"])

@@ -18,7 +18,9 @@ EXPLORER_READY = "[data-testid=gcx-root][data-ready=true]"
 CELLS = [
     # the same model and data as tests/test_explore.py, sent to the kernel as source
     "import numpy as np\nimport keras\nfrom gradcam_widget.explore import explore_misclassifications\n\n"
-    + inspect.getsource(colour_model) + "\n" + inspect.getsource(colour_patches)
+    + inspect.getsource(colour_model)
+    + "\n"
+    + inspect.getsource(colour_patches)
     + "\nmodel = colour_model(16)\nimages, labels = colour_patches(120, 16)\n",
     'w = explore_misclassifications(model, images, labels, class_names=["red", "green", "blue", "grey"])\nw',
 ]
@@ -31,7 +33,8 @@ def tid(nb, name):
 def shown_thumbs(nb):
     return nb.page.eval_on_selector_all(
         "[data-testid=gcx-gallery] .gcx-thumb",
-        "(ts) => ts.map((t) => [Number(t.dataset.index), Number(t.dataset.true), Number(t.dataset.pred)])")
+        "(ts) => ts.map((t) => [Number(t.dataset.index), Number(t.dataset.true), Number(t.dataset.pred)])",
+    )
 
 
 def open_cell(nb, t, p):
@@ -55,8 +58,7 @@ def test_cell_filters_gallery_and_thumbnail_opens_detail(open_notebook):
 
     # An off-diagonal cell: the gallery shows exactly that cell's images, in the kernel's order.
     thumbs = open_cell(nb, t, p)
-    expected = nb.kernel.eval(
-        f"np.flatnonzero((labels == {t}) & (w.predictions.predicted == {p})).tolist()")
+    expected = nb.kernel.eval(f"np.flatnonzero((labels == {t}) & (w.predictions.predicted == {p})).tolist()")
     assert sorted(i for i, _, _ in thumbs) == expected and len(thumbs) == count
     assert all((tt, pp) == (t, p) for _, tt, pp in thumbs)
     assert [i for i, _, _ in thumbs] == nb.kernel.eval("w.view.gallery_indices.tolist()")

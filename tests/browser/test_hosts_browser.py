@@ -49,13 +49,35 @@ class MarimoApp:
         config = self.base / "xdg" / "marimo"
         config.mkdir(parents=True)
         (config / "marimo.toml").write_text('[display]\ntheme = "system"\n')
-        env = {**os.environ, "XDG_CONFIG_HOME": str(self.base / "xdg"), "MARIMO_SKIP_UPDATE_CHECK": "1",
-               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "CUDA_VISIBLE_DEVICES": "-1"}
+        env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(self.base / "xdg"),
+            "MARIMO_SKIP_UPDATE_CHECK": "1",
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+            "CUDA_VISIBLE_DEVICES": "-1",
+        }
         env.pop("ANYWIDGET_HMR", None)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "marimo", "-y", "run", str(APP), "--headless", "--host", "127.0.0.1",
-                 "-p", str(self.port), "--no-token"], cwd=self.base, env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "marimo",
+                    "-y",
+                    "run",
+                    str(APP),
+                    "--headless",
+                    "--host",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "--no-token",
+                ],
+                cwd=self.base,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
         def up():
             if self.proc.poll() is not None:
@@ -131,8 +153,10 @@ def test_marimo_click_keys_hover_opacity_reach_python(marimo_page):
     expect(page.get_by_test_id(f"gcw-class-{indices[-1]}")).to_have_attribute("aria-selected", "true")
     page.keyboard.press("Home")
     expect(python_says(page)).to_contain_text(f"selected in Python: {indices[0]} ")
-    focused = page.evaluate("() => document.activeElement.shadowRoot?.activeElement?.dataset?.index"
-                            " ?? document.activeElement?.dataset?.index")
+    focused = page.evaluate(
+        "() => document.activeElement.shadowRoot?.activeElement?.dataset?.index"
+        " ?? document.activeElement?.dataset?.index"
+    )
     assert focused == str(indices[0])
 
     # Hover reads the map.
@@ -191,8 +215,7 @@ img = (np.stack([xx, yy, 0.5 * (xx + yy)], axis=-1) * 255).astype(np.uint8)
 
 def set_lab_theme(page, theme: str) -> None:
     page.evaluate("(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme)
-    wait_until(lambda: page.evaluate("(t) => document.body.dataset.jpThemeName === t", theme), 30,
-               f"the {theme} theme")
+    wait_until(lambda: page.evaluate("(t) => document.body.dataset.jpThemeName === t", theme), 30, f"the {theme} theme")
     time.sleep(0.3)  # the theme's stylesheet applies after the attribute
 
 

@@ -13,8 +13,9 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-VIT_CELLS = [textwrap.dedent(
-    """
+VIT_CELLS = [
+    textwrap.dedent(
+        """
     import numpy as np
     import keras
     from keras_hub import layers, models
@@ -29,10 +30,14 @@ VIT_CELLS = [textwrap.dedent(
                                       activation="softmax")
     yy, xx = np.mgrid[0:96, 0:96] / 95.0
     img = (np.stack([xx, yy, 0.5 * (xx + yy)], axis=-1) * 255).astype(np.uint8)
-    """), "w = show_gradcam(model, img, class_names=['cat', 'dog', 'fox'])\nw"]
-
-FCN_CELLS = [textwrap.dedent(
     """
+    ),
+    "w = show_gradcam(model, img, class_names=['cat', 'dog', 'fox'])\nw",
+]
+
+FCN_CELLS = [
+    textwrap.dedent(
+        """
     import numpy as np
     import keras
     from gradcam_widget import show_gradcam
@@ -45,11 +50,17 @@ FCN_CELLS = [textwrap.dedent(
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
     img = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
-    """), "w = show_gradcam(model, img)\nw"]
+    """
+    ),
+    "w = show_gradcam(model, img)\nw",
+]
 
 
-@pytest.mark.parametrize("cells, layer, shape", [(VIT_CELLS, "transformer_block_1", [4, 4]),
-                                                 (FCN_CELLS, "conv_b", [18, 26])], ids=["vit", "any-size"])
+@pytest.mark.parametrize(
+    "cells, layer, shape",
+    [(VIT_CELLS, "transformer_block_1", [4, 4]), (FCN_CELLS, "conv_b", [18, 26])],
+    ids=["vit", "any-size"],
+)
 def test_zoo_model_map_is_drawn(open_notebook, cells, layer, shape):
     nb = open_notebook(cells, "lab")
     root = nb.page.get_by_test_id("gcw-root")

@@ -72,8 +72,10 @@ def executed_notebook(tmp_path_factory):
     """The notebook executed by nbclient, which also saves the widget state in its metadata."""
     folder = tmp_path_factory.mktemp("export")
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(MODEL_CODE),
-                nbformat.v4.new_code_cell(f"w = show_gradcam(model, img, class_names={NAMES!r}, top_k=5)\nw")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(MODEL_CODE),
+        nbformat.v4.new_code_cell(f"w = show_gradcam(model, img, class_names={NAMES!r}, top_k=5)\nw"),
+    ]
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
     assert "widgets" in nb.metadata  # the state is saved: the exporter would prefer the widget view
     plain = nb.cells[1].outputs[-1]["data"]["text/plain"]
@@ -84,8 +86,12 @@ def executed_notebook(tmp_path_factory):
 def export_html(folder, nb, name, *extra) -> str:
     path = folder / f"{name}.ipynb"
     nbformat.write(nb, path)
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", *extra, str(path)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", *extra, str(path)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return str(folder / f"{name}.html")
 
 
@@ -121,11 +127,11 @@ def test_exported_notebook_shows_the_picture_offline(browser, executed_notebook)
     check_still_picture(browser, export_html(folder, lab_saved, "lab-saved"), top_name, "lab-saved")
 
 
-def test_exported_notebook_with_widget_state_shows_the_picture_through_the_preprocessor(
-        browser, executed_notebook):
+def test_exported_notebook_with_widget_state_shows_the_picture_through_the_preprocessor(browser, executed_notebook):
     folder, nb, top_name = executed_notebook
-    html_path = export_html(folder, nb, "with-state",
-                            "--Exporter.preprocessors=gradcam_widget.still_pictures.StillPictures")
+    html_path = export_html(
+        folder, nb, "with-state", "--Exporter.preprocessors=gradcam_widget.still_pictures.StillPictures"
+    )
     check_still_picture(browser, html_path, top_name, "with-state")
 
 
@@ -139,7 +145,7 @@ def saved_page(tmp_path_factory):
     w = show_gradcam(namespace["model"], namespace["img"], class_names=NAMES, top_k=3)
     top = [t["index"] for t in w.top_classes]
     outside = [i for i in range(len(NAMES)) if i not in top]
-    w.selected_class = outside[0]          # computed on demand before saving: the page has it
+    w.selected_class = outside[0]  # computed on demand before saving: the page has it
     w.selected_class = top[0]
     path = tmp_path_factory.mktemp("saved") / "widget.html"
     size = w.save_html(path)
@@ -149,7 +155,8 @@ def saved_page(tmp_path_factory):
 
 def overlay_pixels(page):
     return page.get_by_test_id("gcw-overlay").evaluate(
-        "(c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)")
+        "(c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+    )
 
 
 def test_saved_page_is_interactive_offline(browser, saved_page):
@@ -219,14 +226,26 @@ def test_saved_page_is_interactive_offline(browser, saved_page):
 # VS Code cannot run here; its notebook outputs define --vscode-* variables. These are the values of
 # VS Code's "Dark Modern" and "Light Modern" themes for the variables the widget reads.
 VSCODE = {
-    "vscode-dark": {"--vscode-foreground": "#cccccc", "--vscode-descriptionForeground": "#9d9d9d",
-                    "--vscode-editor-background": "#1f1f1f", "--vscode-sideBar-background": "#181818",
-                    "--vscode-panel-border": "#2b2b2b", "--vscode-focusBorder": "#0078d4",
-                    "--vscode-input-background": "#313131", "--vscode-errorForeground": "#f85149"},
-    "vscode-light": {"--vscode-foreground": "#3b3b3b", "--vscode-descriptionForeground": "#3b3b3b",
-                     "--vscode-editor-background": "#ffffff", "--vscode-sideBar-background": "#f8f8f8",
-                     "--vscode-panel-border": "#e5e5e5", "--vscode-focusBorder": "#005fb8",
-                     "--vscode-input-background": "#ffffff", "--vscode-errorForeground": "#f85149"},
+    "vscode-dark": {
+        "--vscode-foreground": "#cccccc",
+        "--vscode-descriptionForeground": "#9d9d9d",
+        "--vscode-editor-background": "#1f1f1f",
+        "--vscode-sideBar-background": "#181818",
+        "--vscode-panel-border": "#2b2b2b",
+        "--vscode-focusBorder": "#0078d4",
+        "--vscode-input-background": "#313131",
+        "--vscode-errorForeground": "#f85149",
+    },
+    "vscode-light": {
+        "--vscode-foreground": "#3b3b3b",
+        "--vscode-descriptionForeground": "#3b3b3b",
+        "--vscode-editor-background": "#ffffff",
+        "--vscode-sideBar-background": "#f8f8f8",
+        "--vscode-panel-border": "#e5e5e5",
+        "--vscode-focusBorder": "#005fb8",
+        "--vscode-input-background": "#ffffff",
+        "--vscode-errorForeground": "#f85149",
+    },
 }
 
 
@@ -236,8 +255,9 @@ def test_saved_page_is_readable_in_every_theme(browser, saved_page, theme):
     from contrast import assert_readable
 
     path, _w, top, _outside = saved_page
-    context = browser.new_context(color_scheme="dark" if "dark" in theme else "light",
-                                  viewport={"width": 1100, "height": 800})
+    context = browser.new_context(
+        color_scheme="dark" if "dark" in theme else "light", viewport={"width": 1100, "height": 800}
+    )
     try:
         page = context.new_page()
         page.goto(f"file://{path}")
@@ -253,8 +273,12 @@ def test_saved_page_is_readable_in_every_theme(browser, saved_page, theme):
         results = assert_readable(root)
         assert any("gcw-status" in r["cls"] for r in results)
         background = root.evaluate("(r) => getComputedStyle(r).backgroundColor")
-        expected = {"vscode-dark": "rgb(31, 31, 31)", "vscode-light": "rgb(255, 255, 255)",
-                    "dark": "rgb(30, 30, 30)", "light": "rgb(255, 255, 255)"}[theme]
+        expected = {
+            "vscode-dark": "rgb(31, 31, 31)",
+            "vscode-light": "rgb(255, 255, 255)",
+            "dark": "rgb(30, 30, 30)",
+            "light": "rgb(255, 255, 255)",
+        }[theme]
         assert background == expected
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS_DIR / f"save-html--{theme}.png"))

@@ -23,8 +23,7 @@ for (const cell of panel.content.widgets) for (const child of cell.outputArea?.w
 if (!model) throw new Error("no widget model in the page");
 """
 SET_FROM_PAGE = "([name, value]) => {" + PAGE_MODEL + "model.set(name, value); model.save_changes(); return true; }"
-PAGE_HOLDS = ("([name, want]) => {" + PAGE_MODEL +
-              "return JSON.stringify(model.get(name)) === JSON.stringify(want); }")
+PAGE_HOLDS = "([name, want]) => {" + PAGE_MODEL + "return JSON.stringify(model.get(name)) === JSON.stringify(want); }"
 
 MODEL_CELL = textwrap.dedent(
     """
@@ -51,7 +50,8 @@ def tid(nb, name):
 
 def log_console_text(nb) -> str:
     return nb.page.evaluate(
-        "() => Array.from(document.querySelectorAll('.jp-LogConsolePanel')).map((e) => e.innerText).join('\\n')")
+        "() => Array.from(document.querySelectorAll('.jp-LogConsolePanel')).map((e) => e.innerText).join('\\n')"
+    )
 
 
 def open_log_console(nb) -> None:
@@ -69,23 +69,27 @@ def test_stale_after_training_shows_and_refresh_clears_it(open_notebook):
     nb = open_notebook([MODEL_CELL, "w = show_gradcam(model, img, top_k=3)\nw"], "lab")
     stale = tid(nb, "gcw-stale")
     expect(stale).to_be_hidden()
-    nb.kernel.execute(textwrap.dedent("""
+    nb.kernel.execute(
+        textwrap.dedent("""
         rng = np.random.default_rng(1)
         model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
         model.fit(rng.uniform(0, 255, (16, 32, 32, 3)), rng.integers(0, 6, 16), epochs=1, verbose=0)
-    """))
-    expect(stale).to_be_visible()                         # checked after the cell that trained
+    """)
+    )
+    expect(stale).to_be_visible()  # checked after the cell that trained
     expect(stale).to_contain_text("weights changed")
     assert nb.kernel.eval("w.stale") is True
     nb.screenshot("stale")
     tid(nb, "gcw-refresh").click()
     expect(stale).to_be_hidden()
     nb.kernel.wait_for("w.stale", False)
-    same = nb.kernel.eval(textwrap.dedent("""(lambda fresh: (
+    same = nb.kernel.eval(
+        textwrap.dedent("""(lambda fresh: (
         [t['index'] for t in w.top_classes] == [int(i) for i in np.argsort(-fresh.scores(img).probabilities,
                                                                              kind='stable')[:3]]
         and all(np.array_equal(np.frombuffer(m['raw'], '<f4').reshape(m['height'], m['width']),
-                               fresh.cam(img, m['class_index']).raw) for m in w.maps)))(Explainer(model))"""))
+                               fresh.cam(img, m['class_index']).raw) for m in w.maps)))(Explainer(model))""")
+    )
     assert same is True
     # the next click works and what the browser draws came from the kernel's new maps
     k = nb.kernel.eval("w.top_classes[1]['index']")
@@ -94,9 +98,16 @@ def test_stale_after_training_shows_and_refresh_clears_it(open_notebook):
     expect(tid(nb, "gcw-root")).to_have_attribute("data-class", str(k))
 
 
-REFUSED = [("selected_class", -5), ("selected_class", 1e9), ("selected_class", float("nan")),
-           ("selected_class", "3"), ("selected_class", 2.5), ("opacity", 5), ("colormap", "nope"),
-           ("method", None)]
+REFUSED = [
+    ("selected_class", -5),
+    ("selected_class", 1e9),
+    ("selected_class", float("nan")),
+    ("selected_class", "3"),
+    ("selected_class", 2.5),
+    ("opacity", 5),
+    ("colormap", "nope"),
+    ("method", None),
+]
 
 
 def test_refused_page_values_snap_back_with_a_reason_and_no_traceback(open_notebook):
@@ -136,15 +147,21 @@ def _refuse_each_value(nb):
     assert "No log messages" in log_console_text(nb), log_console_text(nb)
     # control: ipywidgets' own set_state would have put a traceback in this log console
     nb.discard_kernel = True
-    nb.kernel.execute("import anywidget\nfrom gradcam_widget.widget import GradCAMWidget\n"
-                      "GradCAMWidget.set_state = anywidget.AnyWidget.set_state")
+    nb.kernel.execute(
+        "import anywidget\nfrom gradcam_widget.widget import GradCAMWidget\n"
+        "GradCAMWidget.set_state = anywidget.AnyWidget.set_state"
+    )
     nb.page.evaluate(SET_FROM_PAGE, ["selected_class", -5])
-    nb.page.wait_for_function("() => Array.from(document.querySelectorAll('.jp-LogConsolePanel'))"
-                              ".some((e) => e.innerText.includes('TraitError'))", timeout=10_000)
+    nb.page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.jp-LogConsolePanel'))"
+        ".some((e) => e.innerText.includes('TraitError'))",
+        timeout=10_000,
+    )
 
 
-SLOW_CELLS = [textwrap.dedent(
-    """
+SLOW_CELLS = [
+    textwrap.dedent(
+        """
     import threading
     import numpy as np
     import keras
@@ -160,7 +177,8 @@ SLOW_CELLS = [textwrap.dedent(
     ])
     img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     ex = Explainer(model, scorecam_channels=None, batch_size=1)
-    """),
+    """
+    ),
     "w = GradCAMWidget(ex, img, top_k=3)\nw",
 ]
 
@@ -169,7 +187,7 @@ def test_interrupt_stops_scorecam_and_progress_is_shown(open_notebook):
     nb = open_notebook(SLOW_CELLS, "lab")
     tid(nb, "gcw-method").select_option("scorecam")
     status = tid(nb, "gcw-status")
-    expect(status).to_contain_text("masked passes", timeout=30_000)   # the kernel's progress, in the page
+    expect(status).to_contain_text("masked passes", timeout=30_000)  # the kernel's progress, in the page
     assert "/4096 masked passes" in status.inner_text()
     nb.screenshot("progress")
     assert nb.kernel.eval("w.busy") is True
@@ -180,7 +198,7 @@ def test_interrupt_stops_scorecam_and_progress_is_shown(open_notebook):
     done = nb.kernel.eval("ex.masked_pass_count")
     assert done < 4096
     nb.page.wait_for_timeout(500)
-    assert nb.kernel.eval("ex.masked_pass_count") == done             # nothing runs after the stop
+    assert nb.kernel.eval("ex.masked_pass_count") == done  # nothing runs after the stop
     expect(status).to_contain_text("interrupted")
     # the widget still works
     tid(nb, "gcw-method").select_option("gradcam")
@@ -193,7 +211,8 @@ NAMES_CELL = textwrap.dedent(
     names = ["cat", "x" * 10_000, "abc\\u202edef", "bad \\udcff name", "dog", "emu"]
     w = show_gradcam(model, img, class_names=names, top_k=6)
     w
-    """)
+    """
+)
 
 
 def _chars_x(locator, a: str, b: str):
@@ -212,7 +231,9 @@ def _chars_x(locator, a: str, b: str):
                }
              }
              return [at[a], at[b]];
-           }""", [a, b])
+           }""",
+        [a, b],
+    )
 
 
 def test_odd_names_render_bounded_in_order_with_a_warning(open_notebook):

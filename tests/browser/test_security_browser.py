@@ -38,7 +38,8 @@ def _no_injection(nb):
     found = root.evaluate(
         """(r) => ({img: r.querySelectorAll('img:not([data-testid=gcw-image])').length,
                     svg: r.querySelectorAll('svg').length,
-                    injected: document.getElementById('injected') !== null})""")
+                    injected: document.getElementById('injected') !== null})"""
+    )
     assert found == {"img": 0, "svg": 0, "injected": False}, found
 
 

@@ -30,8 +30,12 @@ pytestmark = pytest.mark.browser
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
 REPORT_TIMEOUT_MS = 180_000  # the kernel's report (a few hundred forward passes) on 2 busy cores
-AUC_IDS = ("gcw-trust-auc-deletion", "gcw-trust-auc-deletion-random",
-           "gcw-trust-auc-insertion", "gcw-trust-auc-insertion-random")
+AUC_IDS = (
+    "gcw-trust-auc-deletion",
+    "gcw-trust-auc-deletion-random",
+    "gcw-trust-auc-insertion",
+    "gcw-trust-auc-insertion-random",
+)
 AUC_KEYS = ("deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc")
 
 
@@ -53,7 +57,8 @@ def canvas_stats(locator):
             }
             return {width: c.width, height: c.height, pixels: d.length / 4, opaque, nonWhite,
                     colours: colours.size};
-        }""")
+        }"""
+    )
 
 
 def assert_not_blank(stats, what):
@@ -67,7 +72,8 @@ def polyline_points(svg):
     return svg.evaluate(
         """(s) => Object.fromEntries([...s.querySelectorAll('polyline')].map((p) => [
                 p.dataset.series,
-                p.getAttribute('points').trim().split(/\\s+/).filter(Boolean).length]))""")
+                p.getAttribute('points').trim().split(/\\s+/).filter(Boolean).length]))"""
+    )
 
 
 # ================================================================================================
@@ -129,9 +135,16 @@ def _png(rgb: np.ndarray) -> bytes:
 
 def _wire_map(values: np.ndarray, method: str, label: str | None = None, k=0, layer="conv") -> dict:
     raw = np.ascontiguousarray(values, dtype="<f4")
-    entry = {"class_index": k, "method": method, "layer": layer, "height": raw.shape[0],
-             "width": raw.shape[1], "raw": _bytes(raw), "maximum": float(raw.max()),
-             "has_evidence": bool(raw.max() > 0)}
+    entry = {
+        "class_index": k,
+        "method": method,
+        "layer": layer,
+        "height": raw.shape[0],
+        "width": raw.shape[1],
+        "raw": _bytes(raw),
+        "maximum": float(raw.max()),
+        "has_evidence": bool(raw.max() > 0),
+    }
     if label is not None:
         entry["label"] = label
     return entry
@@ -148,17 +161,26 @@ def _scripted_state():
     diverging = np.ascontiguousarray(rgba[:, :3], dtype=np.uint8).tobytes()  # as the kernel sends it
     gy, gx = np.mgrid[0:6, 0:8] / 7.0
     state = {
-        "image": _bytes(_png(img)), "image_size": [64, 48],
+        "image": _bytes(_png(img)),
+        "image_size": [64, 48],
         "class_names": ["elephant", "penguin", HOSTILE],
         "top_classes": [{"index": 0, "name": "elephant", "probability": 0.9, "score": 3.0}],
-        "maps": [_wire_map(gx, "gradcam")], "extra_map": {},
+        "maps": [_wire_map(gx, "gradcam")],
+        "extra_map": {},
         "methods": ["gradcam", "gradcam++", "hirescam", "layercam", "scorecam"],
         "method_labels": registry.labels(),  # what the kernel sends: the registry's labels
-        "layers": ["conv"], "status": {"state": "ready", "message": "", "class_index": 0,
-                                       "method": "gradcam", "layer": "conv"},
+        "layers": ["conv"],
+        "status": {"state": "ready", "message": "", "class_index": 0, "method": "gradcam", "layer": "conv"},
         "colormap_tables": {name: _bytes(colormaps.colormap_bytes(name)) for name in colormaps.COLORMAPS},
-        "selected_class": 0, "method": "gradcam", "layer": "conv", "colormap": "jet", "opacity": 0.4,
-        "trust_open": False, "trust_scorecam": False, "trust": {}, "diverging_table": _bytes(diverging),
+        "selected_class": 0,
+        "method": "gradcam",
+        "layer": "conv",
+        "colormap": "jet",
+        "opacity": 0.4,
+        "trust_open": False,
+        "trust_scorecam": False,
+        "trust": {},
+        "diverging_table": _bytes(diverging),
     }
     maps = {"gradcam": gx, "gradcam++": gy, "hirescam": gx * gy, "layercam": 1 - gx}
     return state, maps
@@ -167,13 +189,19 @@ def _scripted_state():
 def _faithfulness(steps=10):
     fractions = [i / steps for i in range(steps + 1)]
     return {
-        "baseline": "blur", "steps": steps, "fractions": fractions,
+        "baseline": "blur",
+        "steps": steps,
+        "fractions": fractions,
         "deletion": [math.exp(-5 * f) for f in fractions],
         "insertion": [1 - math.exp(-5 * f) for f in fractions],
         "random_deletion": [1 - 0.8 * f for f in fractions],
         "random_insertion": [0.2 + 0.8 * f for f in fractions],
-        "deletion_auc": 0.1987, "insertion_auc": 0.8013, "random_deletion_auc": 0.6,
-        "random_insertion_auc": 0.605, "random_maps": 3, "verdict": "Faithful. " + HOSTILE,
+        "deletion_auc": 0.1987,
+        "insertion_auc": 0.8013,
+        "random_deletion_auc": 0.6,
+        "random_insertion_auc": 0.605,
+        "random_maps": 3,
+        "verdict": "Faithful. " + HOSTILE,
     }
 
 
@@ -191,7 +219,8 @@ def scripted_page(browser):
     page.evaluate(FAKE_MODEL_JS, {"source": front_end_source("gradcam.js"), "state": state})
     page.wait_for_function(
         "() => { const i = document.querySelector('[data-testid=gcw-image]');"
-        " return i && i.complete && i.naturalWidth > 0; }")
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     yield page, maps, errors
     context.close()
 
@@ -223,12 +252,21 @@ def test_trust_panel_draws_a_scripted_report(scripted_page):
     assert panel.get_attribute("data-class") is None
 
     # partly filled: two thumbnails, two pending, no curves yet
-    partial = {"class_index": 0, "method": "gradcam", "layer": "conv", "state": "computing",
-               "message": "deletion curve: 13/26 images",
-               "strip": [_wire_map(maps["gradcam"], "gradcam", "Grad-CAM"),
-                         _wire_map(maps["gradcam++"], "gradcam++", "Grad-CAM++")],
-               "strip_pending": ["hirescam", "layercam"],
-               "faithfulness": {}, "randomization": {}, "difference": {}}
+    partial = {
+        "class_index": 0,
+        "method": "gradcam",
+        "layer": "conv",
+        "state": "computing",
+        "message": "deletion curve: 13/26 images",
+        "strip": [
+            _wire_map(maps["gradcam"], "gradcam", "Grad-CAM"),
+            _wire_map(maps["gradcam++"], "gradcam++", "Grad-CAM++"),
+        ],
+        "strip_pending": ["hirescam", "layercam"],
+        "faithfulness": {},
+        "randomization": {},
+        "difference": {},
+    }
     _kernel_sets(page, trust=partial)
     expect(panel).to_have_attribute("data-state", "computing")
     expect(panel).to_have_attribute("data-class", "0")
@@ -243,15 +281,36 @@ def test_trust_panel_draws_a_scripted_report(scripted_page):
     # ready: everything drawn from the report
     height, width = 6, 8
     diff = np.where(np.arange(width) < width // 2, -1.0, 1.0)[None, :].repeat(height, 0)
-    full = dict(partial, state="ready", message="",
-                strip=[_wire_map(maps[m], m, label) for m, label in
-                       [("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"),
-                        ("hirescam", "HiResCAM"), ("layercam", "LayerCAM")]],
-                strip_pending=[], faithfulness=_faithfulness(),
-                randomization={"correlations": [0.91, 0.42, 0.05], "steps": ["logits", "block 2", "all"],
-                               "final": 0.05, "passed": True, "verdict": "Passed. " + HOSTILE},
-                difference={"height": height, "width": width, "raw": _bytes(diff.astype("<f4")),
-                            "max_abs": 1.0, "text": "They disagree. " + HOSTILE})
+    full = dict(
+        partial,
+        state="ready",
+        message="",
+        strip=[
+            _wire_map(maps[m], m, label)
+            for m, label in [
+                ("gradcam", "Grad-CAM"),
+                ("gradcam++", "Grad-CAM++"),
+                ("hirescam", "HiResCAM"),
+                ("layercam", "LayerCAM"),
+            ]
+        ],
+        strip_pending=[],
+        faithfulness=_faithfulness(),
+        randomization={
+            "correlations": [0.91, 0.42, 0.05],
+            "steps": ["logits", "block 2", "all"],
+            "final": 0.05,
+            "passed": True,
+            "verdict": "Passed. " + HOSTILE,
+        },
+        difference={
+            "height": height,
+            "width": width,
+            "raw": _bytes(diff.astype("<f4")),
+            "max_abs": 1.0,
+            "text": "They disagree. " + HOSTILE,
+        },
+    )
     _kernel_sets(page, trust=full)
     expect(panel).to_have_attribute("data-state", "ready")
     expect(status).to_have_text("Report for elephant (#0) · Grad-CAM · conv.")
@@ -264,7 +323,8 @@ def test_trust_panel_draws_a_scripted_report(scripted_page):
         assert polyline_points(chart) == {"map": 11, "random": 11}
     # the deletion curve falls: its first point is higher (smaller y) than its last
     ys = tid(page, "gcw-trust-deletion").evaluate(
-        "(s) => s.querySelector('[data-series=map]').getAttribute('points').split(' ').map((p) => Number(p.split(',')[1]))")
+        "(s) => s.querySelector('[data-series=map]').getAttribute('points').split(' ').map((p) => Number(p.split(',')[1]))"
+    )
     assert ys[0] < ys[-1]
     # kernel strings are text, never markup
     expect(tid(page, "gcw-trust-faithfulness")).to_have_text("Faithful. " + HOSTILE)
@@ -292,7 +352,8 @@ def test_trust_panel_draws_a_scripted_report(scripted_page):
     assert (stats["width"], stats["height"]) == (160, 120) and stats["nonWhite"] > 0, stats
     left, right = difference.evaluate(
         """(c) => { const g = c.getContext('2d');
-                    return [[10, 60], [150, 60]].map(([x, y]) => Array.from(g.getImageData(x, y, 1, 1).data)); }""")
+                    return [[10, 60], [150, 60]].map(([x, y]) => Array.from(g.getImageData(x, y, 1, 1).data)); }"""
+    )
     assert left[2] > left[0] + 30, f"left should be blue: {left}"
     assert right[0] > right[2] + 30, f"right should be red: {right}"
 
@@ -317,9 +378,21 @@ def test_trust_panel_draws_a_scripted_report(scripted_page):
     page.screenshot(path=str(_artifact("test_trust_panel_draws_a_scripted_report--stale")))
 
     # the kernel answers for the new selection, with an error: shown as text, panel usable
-    _kernel_sets(page, trust={"class_index": 0, "method": "hirescam", "layer": "conv", "state": "error",
-                              "message": "boom " + HOSTILE, "strip": [], "strip_pending": [],
-                              "faithfulness": {}, "randomization": {}, "difference": {}})
+    _kernel_sets(
+        page,
+        trust={
+            "class_index": 0,
+            "method": "hirescam",
+            "layer": "conv",
+            "state": "error",
+            "message": "boom " + HOSTILE,
+            "strip": [],
+            "strip_pending": [],
+            "faithfulness": {},
+            "randomization": {},
+            "difference": {},
+        },
+    )
     expect(panel).to_have_attribute("data-state", "error")
     expect(status).to_have_text("boom " + HOSTILE)
     expect(tid(page, "gcw-trust-auc-insertion")).to_have_text("–")
@@ -408,18 +481,21 @@ def test_trust_panel_in_jupyterlab(open_notebook):
 
     # the deletion chart: this map's curve and the random maps' mean, one point per fraction
     assert report["curves"] == {"deletion": report["fractions"], "random_deletion": report["fractions"]}
-    assert polyline_points(tid(page, "gcw-trust-deletion")) == {"map": report["fractions"],
-                                                               "random": report["fractions"]}
-    assert polyline_points(tid(page, "gcw-trust-insertion")) == {"map": report["fractions"],
-                                                                "random": report["fractions"]}
+    assert polyline_points(tid(page, "gcw-trust-deletion")) == {
+        "map": report["fractions"],
+        "random": report["fractions"],
+    }
+    assert polyline_points(tid(page, "gcw-trust-insertion")) == {
+        "map": report["fractions"],
+        "random": report["fractions"],
+    }
 
     # the method strip: at least 4 painted thumbnails, in the kernel's order
     assert report["pending"] == [] and len(report["strip"]) >= 4, report
     buttons = tid(page, "gcw-trust-strip").locator(".gcw-trust-thumb")
     assert buttons.evaluate_all("(bs) => bs.map((b) => b.dataset.method)") == report["strip"]
     for method in report["strip"]:
-        assert_not_blank(canvas_stats(tid(page, f"gcw-trust-strip-{method}").locator("canvas")),
-                         f"thumbnail {method}")
+        assert_not_blank(canvas_stats(tid(page, f"gcw-trust-strip-{method}").locator("canvas")), f"thumbnail {method}")
 
     # the difference view is drawn, the sentences are the kernel's
     stats = canvas_stats(tid(page, "gcw-trust-difference"))
@@ -435,13 +511,15 @@ def test_trust_panel_in_jupyterlab(open_notebook):
             window.__gcwTrustStates = [panel.dataset.state];
             new MutationObserver(() => window.__gcwTrustStates.push(panel.dataset.state))
                 .observe(panel, {attributes: true, attributeFilter: ['data-state']});
-        }""")
+        }"""
+    )
     tid(page, "gcw-trust-strip-hirescam").click()
     nb.kernel.wait_for("w.method", "hirescam")
     expect(tid(page, "gcw-method")).to_have_value("hirescam")
     expect(root).to_have_attribute("data-class", str(cls))
-    nb.kernel.wait_for("(w.trust.get('method'), w.trust.get('state'))", ["hirescam", "ready"],
-                       timeout=REPORT_TIMEOUT_MS / 1000)
+    nb.kernel.wait_for(
+        "(w.trust.get('method'), w.trust.get('state'))", ["hirescam", "ready"], timeout=REPORT_TIMEOUT_MS / 1000
+    )
     expect(panel).to_have_attribute("data-state", "ready", timeout=30_000)
     expect(panel).to_have_attribute("data-class", str(cls))
     states = page.evaluate("() => window.__gcwTrustStates")

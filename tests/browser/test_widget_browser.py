@@ -19,8 +19,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-FRUITS = ["apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "honeydew", "kiwi",
-          "lemon"]
+FRUITS = ["apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "honeydew", "kiwi", "lemon"]
 
 MODEL_CELL = textwrap.dedent(
     """
@@ -104,8 +103,7 @@ def reference_overlay(nb, height, width):
     """What the overlay must show, from the kernel's normalised map of the current selection."""
     from gradcam_widget.colormaps import apply_colormap, bilinear_upsample
 
-    state = nb.kernel.eval(
-        "{'heatmap': w.heatmap.tolist(), 'colormap': w.colormap, 'cls': w.selected_class}")
+    state = nb.kernel.eval("{'heatmap': w.heatmap.tolist(), 'colormap': w.colormap, 'cls': w.selected_class}")
     heatmap = np.asarray(state["heatmap"], dtype=np.float32)
     values = bilinear_upsample(heatmap, height, width)
     return apply_colormap(values, state["colormap"]), values, state
@@ -137,7 +135,8 @@ def _compare_overlay(nb, tolerance):
             f"{len(bad)} of {rgba.shape[0] * rgba.shape[1]} overlay pixels differ by more than "
             f"±{tolerance} from the kernel's map of class {state['cls']} ({state['colormap']}); "
             f"first at (x={x}, y={y}): browser {rgba[y, x, :3].tolist()}, expected "
-            f"{expected[y, x].tolist()} (value {values[y, x]:.4f}); canvas {info}")
+            f"{expected[y, x].tolist()} (value {values[y, x]:.4f}); canvas {info}"
+        )
     # the map is not flat, so the comparison means something
     assert values.max() - values.min() > 0.2, "test map too flat to prove anything"
     info["max_abs_diff"] = int(diff.max())
@@ -150,9 +149,11 @@ def start_busy_kernel(nb, seconds=None, gate=None):
     client = nb.new_kernel_client()
     done = threading.Event()
     if gate is not None:
-        code = (f"import os, time\nend = time.monotonic() + 60\n"
-                f"while not os.path.exists({str(gate)!r}) and time.monotonic() < end:\n"
-                f"    time.sleep(0.01)")
+        code = (
+            f"import os, time\nend = time.monotonic() + 60\n"
+            f"while not os.path.exists({str(gate)!r}) and time.monotonic() < end:\n"
+            f"    time.sleep(0.01)"
+        )
     else:
         code = f"import time; time.sleep({seconds})"
 
@@ -191,7 +192,8 @@ def test_widget_renders_and_class_click_reaches_kernel(open_notebook, ui):
     expect(image).to_be_visible()
     nb.page.wait_for_function(
         "() => { const i = document.querySelector('[data-testid=gcw-image]');"
-        " return i && i.complete && i.naturalWidth > 0; }")
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     natural = image.evaluate("(i) => [i.naturalWidth, i.naturalHeight]")
     assert natural == nb.kernel.eval("w.image_size") == [64, 64]
     overlay = tid(nb, "gcw-overlay")
@@ -220,9 +222,11 @@ def test_overlay_pixels_match_numpy_reference(open_notebook):
     nb = open_notebook(widget_cells(), "lab")
     top = top_k_indices(nb)
     info = assert_overlay_matches_kernel(nb)
-    print(f"[browser] overlay canvas {info['width']}x{info['height']} backing, "
-          f"{info['cssWidth']}x{info['cssHeight']} CSS, devicePixelRatio {info['dpr']}, "
-          f"largest channel difference {info['max_abs_diff']}")
+    print(
+        f"[browser] overlay canvas {info['width']}x{info['height']} backing, "
+        f"{info['cssWidth']}x{info['cssHeight']} CSS, devicePixelRatio {info['dpr']}, "
+        f"largest channel difference {info['max_abs_diff']}"
+    )
 
     # another class, then another colormap (a pure browser-side recolour, synced to the kernel)
     tid(nb, f"gcw-class-{top[3]}").click()
@@ -255,9 +259,13 @@ def test_hover_readout_matches_upsampled_map(open_notebook):
 
     # a few canvas pixels: the hottest, the coldest, and interior ones with mid values
     mids = np.argwhere((values > 0.3) & (values < 0.7))
-    picks = [tuple(np.unravel_index(values.argmax(), values.shape)),
-             tuple(np.unravel_index(values.argmin(), values.shape)),
-             tuple(mids[len(mids) // 3]), tuple(mids[2 * len(mids) // 3]), (height - 1, 0)]
+    picks = [
+        tuple(np.unravel_index(values.argmax(), values.shape)),
+        tuple(np.unravel_index(values.argmin(), values.shape)),
+        tuple(mids[len(mids) // 3]),
+        tuple(mids[2 * len(mids) // 3]),
+        (height - 1, 0),
+    ]
     for cy, cx in picks:
         x = box["x"] + (cx + 0.5) * box["width"] / width
         y = box["y"] + (cy + 0.5) * box["height"] / height
@@ -272,7 +280,8 @@ def test_hover_readout_matches_upsampled_map(open_notebook):
         want = float(values[cy, cx])
         assert abs(shown - want) <= 0.01, (
             f"readout at canvas pixel ({cx}, {cy}) says {shown}, the map says {want:.4f}: "
-            f"{text!r} dataset={readout.evaluate('(e) => ({...e.dataset})')}")
+            f"{text!r} dataset={readout.evaluate('(e) => ({...e.dataset})')}"
+        )
     nb.screenshot("hover")
 
 
@@ -294,7 +303,9 @@ def test_search_picks_class_outside_top_k(open_notebook):
                 if (root.dataset.class === String(k) && window.__gcwDrawnAt === null)
                     window.__gcwDrawnAt = performance.now();
             }).observe(root, {attributes: true, attributeFilter: ['data-class']});
-        }""", k)
+        }""",
+        k,
+    )
     pick_via_search(nb, k, k, how="enter")
     expect_drawn(nb, k)
     ms = nb.page.evaluate("() => window.__gcwDrawnAt - window.__gcwPickAt")
@@ -364,9 +375,12 @@ def test_rapid_clicks_end_on_the_last_class(open_notebook):
 
 
 def test_class_names_are_text_not_html(open_notebook):
-    evil = ['<img src=x onerror="window.__pwned=1">', "<script>window.__pwned=2</script>",
-            '"><b id="injected">bold</b>']
-    names = evil + FRUITS[len(evil):]
+    evil = [
+        '<img src=x onerror="window.__pwned=1">',
+        "<script>window.__pwned=2</script>",
+        '"><b id="injected">bold</b>',
+    ]
+    names = evil + FRUITS[len(evil) :]
     nb = open_notebook(widget_cells(class_names=names, top_k=10), "lab")
     root = tid(nb, "gcw-root")
     for i, name in enumerate(evil):
@@ -386,7 +400,8 @@ def test_class_names_are_text_not_html(open_notebook):
     found = root.evaluate(
         """(r) => ({img: r.querySelectorAll('img:not([data-testid=gcw-image])').length,
                     script: r.querySelectorAll('script').length,
-                    injected: document.getElementById('injected') !== null})""")
+                    injected: document.getElementById('injected') !== null})"""
+    )
     assert found == {"img": 0, "script": 0, "injected": False}, found
 
 
@@ -467,10 +482,12 @@ def test_error_is_shown_and_widget_recovers(open_notebook):
 def test_preprocessed_array_is_shown_min_max_scaled_with_a_note(open_notebook):
     """Issue 13: the model gets the preprocessed array unchanged; the picture says it was scaled for
     display (as text), and display_image= shows the original instead, with no note."""
-    cells = [MODEL_CELL,
-             "x = (img.astype('float32') - 127.5) / 50.0  # negative values: already preprocessed\n"
-             "w = show_gradcam(model, x, class_names=" + repr(FRUITS) + ")\nw",
-             "w2 = show_gradcam(model, x, class_names=" + repr(FRUITS) + ", display_image=img)\nw2"]
+    cells = [
+        MODEL_CELL,
+        "x = (img.astype('float32') - 127.5) / 50.0  # negative values: already preprocessed\n"
+        "w = show_gradcam(model, x, class_names=" + repr(FRUITS) + ")\nw",
+        "w2 = show_gradcam(model, x, class_names=" + repr(FRUITS) + ", display_image=img)\nw2",
+    ]
     nb = open_notebook(cells, "lab")
     expected = nb.kernel.eval("[float(p) for p in model.predict(x[None], verbose=0)[0]]")
     shown = nb.kernel.eval("{t['index']: t['probability'] for t in w.top_classes}")
