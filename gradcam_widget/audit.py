@@ -130,7 +130,7 @@ def audit(
     if masks is not None and boxes is not None:
         raise ValueError("give masks= or boxes=, not both.")
     if isinstance(model, Explainer):
-        chunk_size = min(int(chunk_size), model._cache_size)  # the maps reuse the chunk's cached features
+        chunk_size = min(int(chunk_size), model.cache_size)  # the maps reuse the chunk's cached features
     explainer = explainer_for(
         model,
         "audit",
@@ -159,7 +159,7 @@ def audit(
 
 def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names):
     prepared = explainer.prepare_batch([item.image for item in chunk])
-    if explainer._source.kind == "sigmoid" and not explainer._binary:
+    if explainer.multi_label:
         raise ValueError(
             "the model's head is multi-label (several sigmoid units): the audit's confidence, "
             "margin, entropy and mistakenness assume one label per image. Audit a softmax or "
@@ -223,9 +223,8 @@ def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_nam
 def _probabilities(explainer, prepared, layer):
     """Probabilities and top classes of a chunk from one forward pass whose features stay cached for
     the maps (the chunk fits the cache). One weight check per chunk, not one per image."""
-    _, logits = explainer._features(prepared, explainer._choice(layer))
-    probs = np.stack([explainer._probabilities(row) for row in logits])
-    return probs, [int(i) for i in np.argmax(logits, axis=1)]
+    scores = explainer.scores_cached(prepared, layer=layer)
+    return scores.probabilities, [int(i) for i in np.argmax(scores.logits, axis=1)]
 
 
 def _compact(values: np.ndarray, dtype: str) -> np.ndarray:

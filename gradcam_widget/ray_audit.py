@@ -32,9 +32,9 @@ class AuditBatch:
         if settings.get("maps") is not None:
             raise ValueError("maps= is not supported on Ray; audit locally to keep the maps.")
         if isinstance(model, str):
-            import keras
+            from .explain import load_keras_model
 
-            model = keras.models.load_model(model)
+            model = load_keras_model(model)
         elif callable(model) and not hasattr(model, "predict"):
             model = model()
         engine = {k: settings.pop(k) for k in ("preprocess", "output", "input_size", "layer") if k in settings}

@@ -333,6 +333,25 @@ class Explainer:
         return self._num_outputs == 1 and self._source.kind in ("sigmoid", "linear")
 
     @property
+    def multi_label(self) -> bool:
+        """True for a head of several sigmoid units: each unit is a class with its own probability."""
+        self._require_setup()
+        return self._source.kind == "sigmoid" and not self._binary
+
+    @property
+    def cache_size(self) -> int:
+        """How many images' features are kept (a batch that fits reuses its forward pass for its maps)."""
+        return self._cache_size
+
+    def scores_cached(self, prepared, *, layer=None) -> Scores:
+        """Scores (N, C) of prepared images from one forward pass whose features stay cached, so
+        their maps at ``layer`` need no second forward pass (keep N within :attr:`cache_size`)."""
+        prepared = self.prepare_batch(prepared)
+        _, logits = self._features(prepared, self._choice(layer))
+        logits = np.asarray(logits, dtype=np.float32)
+        return Scores(logits, np.stack([self._probabilities(row) for row in logits]))
+
+    @property
     def input_size(self):
         """(height, width) images are resized to: the model's, or ``input_size=`` for an any-size model
         (None: each image keeps its own size)."""
@@ -1111,6 +1130,12 @@ class Explainer:
             if progress is not None:
                 progress(counter["done"], counter["total"])
         return channels, tf.concat(rows, axis=0)
+
+
+def load_keras_model(path):
+    """A saved Keras model (``.keras``/``.h5``) loaded with Keras 3, for callers outside explain/
+    (the one package folder that imports Keras)."""
+    return keras.models.load_model(path)
 
 
 def explainer_for(
