@@ -19,7 +19,9 @@ def small_model():
 
 
 @pytest.mark.slow
-def test_ray_equals_local(tmp_path):
+def test_ray_equals_local(tmp_path, request):
+    if not request.config.getoption("--run-slow", default=False):
+        pytest.skip("starts Ray with two TensorFlow actors; run with --run-slow (needs the ray extra)")
     import ray
 
     path = str(tmp_path / "model.keras")  # what each actor loads (its own copy of the model)
