@@ -321,7 +321,8 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     def close(self):
         """Close the widget; its background work stops at its next batch."""
-        kernel_hooks.unwatch(self)
+        if kernel_hooks is not None:  # None when ipywidgets' __del__ runs at interpreter exit
+            kernel_hooks.unwatch(self)
         if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
             self._map_job.supersede()
             self._trust_job.supersede()

@@ -12,12 +12,17 @@ from engine_models import assert_unchanged, model_fingerprint
 applications = keras.applications
 
 
-def _tf_keras_vis_gradcam(model, x, class_index, layer):
+def _tf_keras_vis(model):
+    """tf-keras-vis's Gradcam on a clone of ``model`` (cloned once: cloning VGG16 costs seconds)."""
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+
+    return Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
+
+
+def _tf_keras_vis_gradcam(gradcam, x, class_index, layer):
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    gradcam = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
     cam = gradcam(
         CategoricalScore([class_index]),
         x[None],
@@ -39,9 +44,10 @@ def test_agrees_with_tf_keras_vis(name, layer):
     assert ex.layer_name == layer
     top = np.argsort(ex.scores(x).logits)[::-1][:3]
     compared = 0
+    gradcam = _tf_keras_vis(model)
     for c in top:
         ours = ex.cam(x, int(c))
-        theirs = np.maximum(_tf_keras_vis_gradcam(model, x, int(c), layer), 0)
+        theirs = np.maximum(_tf_keras_vis_gradcam(gradcam, x, int(c), layer), 0)
         if theirs.max() <= 0:
             assert not ours.has_evidence
             continue

@@ -43,7 +43,7 @@ def test_500_class_switches_no_retracing_and_bounded_memory():
 
 def test_closed_widgets_release_models_and_images():
     refs = []
-    for i in range(50):
+    for i in range(20):  # a leak keeps every one of them: 20 show it as surely as 50
         model = gap_classifier(num_classes=4, size=24, seed=i % 3)
         image = random_image(size=24, seed=i)
         widget = GradCAMWidget(Explainer(model), image, top_k=2)
@@ -53,7 +53,7 @@ def test_closed_widgets_release_models_and_images():
         del model, image, widget
     gc.collect()
     alive = [i for i, (m, w, e) in enumerate(refs) if m() is not None or w() is not None or e() is not None]
-    assert alive == [], f"{len(alive)} of 50 closed widgets still keep their model, widget or explainer alive"
+    assert alive == [], f"{len(alive)} of 20 closed widgets still keep their model, widget or explainer alive"
 
 
 def test_explainer_feature_cache_is_bounded():

@@ -374,7 +374,7 @@ def test_trust_panel_draws_a_scripted_report(scripted_page):
     expect(panel).to_have_attribute("data-class", "0")
     expect(status).to_contain_text("Computing for elephant (#0) · HiResCAM · conv…")
     expect(tid(page, "gcw-trust-strip-hirescam")).to_have_attribute("aria-pressed", "true")
-    expect(page.locator(".gcw-trust-body")).to_have_css("opacity", "0.45")
+    expect(page.locator(".gcw-trust-body")).to_have_css("opacity", "0.72")
     page.screenshot(path=str(_artifact("test_trust_panel_draws_a_scripted_report--stale")))
 
     # the kernel answers for the new selection, with an error: shown as text, panel usable
