@@ -125,8 +125,8 @@ def head_forward_backward(explainer, layer=None):
     Uses the Explainer's own head (its graph executor from the target layer to the pre-softmax
     scores), so this is the same arithmetic a class switch must do, without anything around it.
     """
-    choice = explainer._choice(layer)
-    head = explainer._head(choice)
+    choice = explainer.backend.choice(layer)
+    head = explainer.backend.programs.head(choice)
     spec = [tf.TensorSpec((None,) + tuple(choice.shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
 
     @tf.function(input_signature=spec)
@@ -142,5 +142,5 @@ def head_forward_backward(explainer, layer=None):
 
 def cached_activations(explainer, prepared, layer=None):
     """The Explainer's cached activations (1, h, w, k) for a prepared image."""
-    activations, _ = explainer._features([prepared], explainer._choice(layer))
-    return activations
+    features, _ = explainer.features([prepared], layer=layer)
+    return features.activations

@@ -19,7 +19,8 @@ from . import explore_data as data
 from .labels import class_names_for
 from .frontend import front_end_source
 from . import registry
-from .widget import GradCAMWidget, _check_top_k
+from .validation import check_top_k as _check_top_k
+from .widget import GradCAMWidget
 
 #: Thumbnails per gallery page.
 PAGE_SIZE = 60

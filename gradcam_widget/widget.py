@@ -25,6 +25,7 @@ from .frontend import front_end_source
 from . import registry
 from .background import PROGRESS_INTERVAL_S, BackgroundJob  # noqa: F401 - the interval, re-exported
 from .map_key import MapKey
+from .validation import check_top_k as _check_top_k
 from . import trust as trust_report
 from . import images as imgs
 from .images import cap_size
@@ -794,13 +795,6 @@ def _trust_payload(done: dict, key: MapKey, strip_methods: list, state: str, mes
 
 def _status(state: str, message: str, key: MapKey) -> dict:
     return {"state": state, "message": message, **key.wire()}
-
-
-def _check_top_k(top_k, num_classes: int) -> None:
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
-        raise TypeError(f"top_k must be an int, got {top_k!r}.")
-    if not 1 <= top_k <= num_classes:
-        raise ValueError(f"top_k must be between 1 and the number of classes ({num_classes}), got {top_k}.")
 
 
 def _check_colormap(name) -> None:

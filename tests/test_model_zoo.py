@@ -121,7 +121,7 @@ def test_keras_hub_classifier_explains_what_predict_computes(name):
     predicted = model.predict(img[None], verbose=0)[0]  # the task applies its preprocessor here
     eager = Explainer(model, compiled=False)
     scores = eager.scores(img)
-    expected = predicted if eager._source.kind == "softmax" else softmax(predicted)
+    expected = predicted if eager.backend.score_kind == "softmax" else softmax(predicted)
     np.testing.assert_allclose(scores.probabilities, expected, atol=1e-5)
     cam = eager.cam(img)
     assert_finite_map(cam, eager.layer_shape()[:2])

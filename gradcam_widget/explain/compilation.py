@@ -1,4 +1,4 @@
-"""Compiling the explainer's programs: tracing each once to a concrete function, counting traces, and
+"""Compiling the Keras backend's programs: tracing each once to a concrete function, counting traces, and
 the background worker that compiles while the first calls run eagerly (TensorFlow)."""
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import tensorflow as tf
 
 
 class _Counted:
-    """A traced body that counts its traces on its explainer (Python code runs only while tracing).
+    """A traced body that counts its traces on its backend (Python code runs only while tracing).
 
     A callable object rather than a closure: TensorFlow groups retracing statistics by the function's
-    code object, so closures of many explainers would look like one function retracing and trigger
+    code object, so closures of many backends would look like one function retracing and trigger
     its "excessive retracing" warning in the user's notebook.
     """
 
-    def __init__(self, body, explainer):
+    def __init__(self, body, backend):
         self._body = body
-        self._owner = weakref.ref(explainer)
+        self._owner = weakref.ref(backend)
 
     def __call__(self, *args):
         owner = self._owner()
@@ -50,7 +50,7 @@ def _join_compile_workers():
 
 def _compile_worker(owner_ref):
     """Trace queued functions and run each once on zeros (TensorFlow optimises a graph on its first run),
-    then publish it; until then the explainer runs the same body eagerly."""
+    then publish it; until then the backend runs the same body eagerly."""
     while True:
         owner = owner_ref()
         if owner is None:
@@ -65,7 +65,7 @@ def _compile_worker(owner_ref):
                 # Any-size models: no dummy run (a made-up size may be invalid); the first call optimises.
                 fn(*[tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype) for spec in signature])
         except Exception:  # noqa: BLE001 - the eager body keeps working; the error shows there, if real
-            owner._functions[key] = body  # do not retry: stay eager for this function
+            owner.functions[key] = body  # do not retry: stay eager for this function
             continue
-        owner._functions[key] = fn
+        owner.functions[key] = fn
         del owner

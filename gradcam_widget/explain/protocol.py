@@ -1,7 +1,8 @@
 """What the rest of the package may use of an explainer: widget, trust, metrics and explore call
 these members and nothing else (tests/test_structure.py checks no private member is reached from
-outside ``explain/``). A second backend implements this Protocol; the Keras/TensorFlow one is
-:class:`~gradcam_widget.explain.Explainer`. No TensorFlow here."""
+outside ``explain/``). :class:`~gradcam_widget.explain.Explainer` implements it over any backend
+(:mod:`gradcam_widget.explain.backend`; the Keras/TensorFlow one is ``keras_backend.KerasBackend``),
+so a second engine is a second backend, not a second explainer. No TensorFlow here."""
 
 from __future__ import annotations
 

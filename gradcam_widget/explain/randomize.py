@@ -53,7 +53,7 @@ class RandomizedCopy:
 def _learned_layers(explainer) -> list:
     """Layers with learned float weights, from the output down (nested backbones included)."""
     seen, layers = set(), []
-    for flat in reversed(explainer._graph.nodes):
+    for flat in reversed(explainer.backend.graph.nodes):
         layer = flat.operation
         if id(layer) in seen or ".preprocessing." in type(layer).__module__:
             continue
