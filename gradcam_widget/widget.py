@@ -322,8 +322,9 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     def close(self):
         """Close the widget; its background work stops at its next batch."""
-        if kernel_hooks is not None:  # None when ipywidgets' __del__ runs at interpreter exit
-            kernel_hooks.unwatch(self)
+        if kernel_hooks is None:  # ipywidgets' __del__ at interpreter exit: modules are torn down,
+            return  # and there is no comm or background work left to close
+        kernel_hooks.unwatch(self)
         if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
             self._map_job.supersede()
             self._trust_job.supersede()
