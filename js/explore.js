@@ -501,11 +501,16 @@ function createView(model, el) {
   onDom(trueSelect, "change", () => send({ filter_true: Number(trueSelect.value), page: 0 }));
   onDom(predSelect, "change", () => send({ filter_pred: Number(predSelect.value), page: 0 }));
   onDom(sortSelect, "change", () => send({ sort_by: sortSelect.value, page: 0 }));
-  onDom(minInput, "change", () => {
+  function applyMinScore() {
     const value = Number(minInput.value);
-    if (Number.isFinite(value) && value >= 0 && value <= 1) send({ min_score: value, page: 0 });
-    else minInput.value = String(filters().min_score); // out of range: back to the kernel's value
-  });
+    if (!Number.isFinite(value) || value < 0 || value > 1) {
+      minInput.value = String(filters().min_score); // out of range: back to the kernel's value
+    } else if (value !== filters().min_score) {
+      send({ min_score: value, page: 0 });
+    }
+  }
+  onDom(minInput, "change", applyMinScore);
+  onDom(minInput, "keydown", (/** @type {KeyboardEvent} */ event) => { if (event.key === "Enter") applyMinScore(); });
   onDom(prev, "click", turnPage(-1));
   onDom(next, "click", turnPage(1));
 
