@@ -174,16 +174,18 @@ def audit(
     region_stream = _aligned(masks if masks is not None else boxes, "masks" if masks is not None else "boxes")
     has_regions = masks is not None or boxes is not None
     bar = batch.Progress(batch.count(images, batch.image_rank(explainer)), progress_after, desc="audit")
-    rows = []
+    frames = []  # one small table per chunk: per-row dicts never pile up for the whole dataset
     try:
         for chunk in batch.iter_chunks(images, chunk_size, batch.image_rank(explainer)):
             given = _take(label_stream, len(chunk), "labels") if labels is not None else [i.label for i in chunk]
             regions = _take(region_stream, len(chunk), "masks/boxes") if has_regions else [None] * len(chunk)
-            rows.extend(_chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names))
+            frames.append(pd.DataFrame(_chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names)))
             bar.update(len(chunk))
     finally:
         bar.close()
-    return pd.DataFrame(rows)
+    if not frames:
+        return pd.DataFrame()
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names):
