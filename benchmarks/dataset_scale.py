@@ -86,8 +86,8 @@ def small_model():
 def stream(n, seed=0):
     """n random images and labels, made one chunk at a time (never all in memory)."""
     rng = np.random.default_rng(seed)
-    for _ in range(0, n, 256):
-        block = rng.integers(0, 256, (256, SMALL_SIZE, SMALL_SIZE, 3), dtype=np.uint8)
+    for start in range(0, n, 256):
+        block = rng.integers(0, 256, (min(256, n - start), SMALL_SIZE, SMALL_SIZE, 3), dtype=np.uint8)
         for image in block:
             yield image, int(rng.integers(0, 10))
 
