@@ -528,7 +528,8 @@ def explore_misclassifications(
     An audit table (:func:`gradcam_widget.audit.audit`, or :func:`~gradcam_widget.read_audit`) opens
     without predicting again: ``explore_misclassifications(table, model=model, images=images)``
     (``images`` may be left out when the table's ids are paths), its gallery sorted by ``sort_by``
-    (:data:`gradcam_widget.explore_audit.SORTS`).
+    (:data:`gradcam_widget.explore_audit.SORTS`; the browser's menu changes it), a score threshold
+    (``view.min_score``) and, for a chosen confusion cell, the mean of its stored maps.
     """
     from .explain import explainer_for
     from .explore_audit import explore_audit, is_audit
