@@ -114,6 +114,8 @@ def audit(
     output=None,
     input_size=None,
     progress_after: float | None = None,
+    engine: str = "local",
+    **engine_options,
 ):
     """One row per image (see the module docstring for the columns), computed a chunk at a time.
 
@@ -121,7 +123,34 @@ def audit(
     (whose (image, label) elements give the labels). ``labels``, ``masks`` (boolean (H, W) each) and
     ``boxes`` ((x0, y0, x1, y1) in pixels, half-open): one per image, any iterable.
     ``maps``: None, ``"uint8"`` or ``"float16"`` to keep the maps in the table.
+    ``engine="ray"``: the same rows computed on Ray (:func:`gradcam_widget.ray_audit.audit_ray`; the
+    ``ray`` extra), ``images`` an array or a list of paths; ``actors=``, ``batch_size=``, ``num_gpus=``
+    go to it. It uses the running Ray (``ray.init(address=...)`` first for a cluster).
     """
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine= must be 'local' or 'ray', got {engine!r}.")
+    if engine == "ray":
+        from .ray_audit import audit_ray
+
+        if maps is not None:
+            raise ValueError("maps= is not supported on Ray; audit locally to keep the maps.")
+        return audit_ray(
+            model,
+            images,
+            labels,
+            masks=masks,
+            boxes=boxes,
+            class_names=class_names,
+            method=method,
+            layer=layer,
+            chunk_size=chunk_size,
+            preprocess=preprocess,
+            output=output,
+            input_size=input_size,
+            **engine_options,
+        )
+    if engine_options:
+        raise TypeError(f"{sorted(engine_options)} are options of engine='ray'; the local engine has none.")
     pd = require_pandas()
     from .explain.explainer import Explainer, explainer_for
 
@@ -145,16 +174,18 @@ def audit(
     region_stream = _aligned(masks if masks is not None else boxes, "masks" if masks is not None else "boxes")
     has_regions = masks is not None or boxes is not None
     bar = batch.Progress(batch.count(images, batch.image_rank(explainer)), progress_after, desc="audit")
-    rows = []
+    frames = []  # one small table per chunk: per-row dicts never pile up for the whole dataset
     try:
         for chunk in batch.iter_chunks(images, chunk_size, batch.image_rank(explainer)):
             given = _take(label_stream, len(chunk), "labels") if labels is not None else [i.label for i in chunk]
             regions = _take(region_stream, len(chunk), "masks/boxes") if has_regions else [None] * len(chunk)
-            rows.extend(_chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names))
+            frames.append(pd.DataFrame(_chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names)))
             bar.update(len(chunk))
     finally:
         bar.close()
-    return pd.DataFrame(rows)
+    if not frames:
+        return pd.DataFrame()
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _chunk_rows(explainer, chunk, given, regions, method, layer, maps, class_names):

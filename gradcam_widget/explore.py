@@ -18,7 +18,7 @@ import traitlets
 from . import explore_data as data
 from .labels import class_names_for
 from .frontend import front_end_source
-from . import registry
+from . import colormaps, registry
 from .validation import check_top_k as _check_top_k
 from .widget import GradCAMWidget
 
@@ -76,7 +76,12 @@ class ExplorerView(anywidget.AnyWidget):
     """Confusion matrix + filtered, paginated gallery (one PNG sprite per page).
 
     The kernel answers each filter/page change with ``gallery``, tagged with the request it answers
-    so the browser drops stale replies.
+    so the browser drops stale replies. Only one page of rows and one sprite reach the browser,
+    whatever the number of images.
+
+    On an audit (``ranking``, :class:`gradcam_widget.explore_audit.AuditRanking`): ``sorts`` lists the
+    orders the table allows, ``sort_by`` picks one, ``min_score`` keeps the images whose score for
+    that order is at least this, and a chosen confusion cell gets its mean stored map in ``cell_map``.
     """
 
     _esm = front_end_source("explore.js", _MISSING_ESM)  # text, not a Path: no file watcher holding views
@@ -95,12 +100,21 @@ class ExplorerView(anywidget.AnyWidget):
     filter_pred = traitlets.Int(-1).tag(sync=True)
     page = traitlets.Int(0).tag(sync=True)
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
+    # On an audit
+    sorts = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    sort_by = traitlets.Unicode("").tag(sync=True)
+    min_score = traitlets.Float(0.0).tag(sync=True)
+    cell_map = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, source, predictions, class_names, *, page_size: int = PAGE_SIZE):
+    def __init__(self, source, predictions, class_names, *, page_size: int = PAGE_SIZE, ranking=None, sort_by=None):
         self._ready = False
         self._source = source
         self._pred = predictions
-        self._order = data.gallery_order(predictions)
+        self._ranking = ranking
+        sorts = [] if ranking is None else ranking.sorts
+        sort_by = (sort_by or sorts[0]) if sorts else ""
+        self._order = data.gallery_order(predictions) if not sort_by else ranking.order(sort_by)
+        self._ordered_by = sort_by
         self._shown_key = None
         self._current = self._order[:0]
         c = len(class_names)
@@ -111,9 +125,12 @@ class ExplorerView(anywidget.AnyWidget):
             pairs=data.top_confusions(self._confusion),
             summary={"total": int(len(predictions.labels)), "wrong": int(predictions.wrong.sum())},
             page_size=int(page_size),
+            sorts=sorts,
+            sort_by=sort_by,
         )
         self._ready = True
         self._update_gallery()
+        self._update_cell_map()
 
     @property
     def confusion(self) -> np.ndarray:
@@ -139,6 +156,19 @@ class ExplorerView(anywidget.AnyWidget):
             )
         return value
 
+    @traitlets.validate("sort_by")
+    def _valid_sort(self, proposal):
+        if self._ready and proposal["value"] not in self.sorts:
+            allowed = self.sorts or "none: only an audit table can be sorted"
+            raise traitlets.TraitError(f"sort_by must be one of {allowed}, got {proposal['value']!r}.")
+        return proposal["value"]
+
+    @traitlets.validate("min_score")
+    def _valid_min_score(self, proposal):
+        if not 0.0 <= proposal["value"] <= 1.0:
+            raise traitlets.TraitError(f"min_score must be in [0, 1], got {proposal['value']}.")
+        return proposal["value"]
+
     @traitlets.validate("page")
     def _valid_page(self, proposal):
         if proposal["value"] < 0:
@@ -152,18 +182,66 @@ class ExplorerView(anywidget.AnyWidget):
             raise traitlets.TraitError(f"selected must be an image index 0..{n - 1} or None, got {value}.")
         return value
 
-    @traitlets.observe("filter_status", "filter_true", "filter_pred", "page")
+    @traitlets.observe("filter_status", "filter_true", "filter_pred", "page", "sort_by", "min_score")
     def _on_filters(self, change):
         # The browser writes several of these in one message: the first callback sees them all
         # and answers; the others find the answer already sent.
         if self._ready:
             self._update_gallery()
+            self._update_cell_map()
+
+    def _ordered(self) -> np.ndarray:
+        """The gallery order before the filters: the audit's order of ``sort_by``, thresholded."""
+        if not self.sort_by:
+            return self._order
+        if self.sort_by != self._ordered_by:
+            self._order, self._ordered_by = self._ranking.order(self.sort_by), self.sort_by
+        if self.min_score <= 0:
+            return self._order
+        scores = self._ranking.scores(self.sort_by)
+        return self._order[scores[self._order] >= self.min_score]  # NaN (no region) never passes
+
+    def _update_cell_map(self) -> None:
+        """The chosen confusion cell's mean stored map (kernel numbers; the browser colours them)."""
+        t, p = self.filter_true, self.filter_pred
+        if self._ranking is None or t < 0 or p < 0:
+            if self.cell_map:
+                self.cell_map = {}
+            return
+        if self.cell_map.get("true") == t and self.cell_map.get("pred") == p:
+            return
+        count = int(self._confusion[t, p])
+        reply = {"true": t, "pred": p, "count": count}
+        if not self._ranking.has_maps:
+            reply["message"] = "No mean map: the audit kept no maps (audit(..., maps='uint8'))."
+        elif count == 0:
+            reply["message"] = "No image in this cell."
+        else:
+            mean = self._ranking.cell_mean(t, p)
+            if mean is None:
+                reply["message"] = "No mean map: this cell's maps differ in size."
+            else:
+                reply.update(
+                    height=int(mean.shape[0]),
+                    width=int(mean.shape[1]),
+                    values=np.ascontiguousarray(mean, "<f4").tobytes(),
+                    peak=round(float(mean.max()), 4),
+                    table=colormaps.colormap_bytes("jet"),
+                )
+        self.cell_map = reply
+
+    def cell_mean(self) -> np.ndarray | None:
+        """The mean map shown for the chosen confusion cell (float32, layer resolution), or None."""
+        m = self.cell_map
+        if "values" not in m:
+            return None
+        return np.frombuffer(m["values"], "<f4").reshape(m["height"], m["width"]).copy()
 
     def _update_gallery(self) -> None:
-        key = (self.filter_status, self.filter_true, self.filter_pred, self.page)
+        key = (self.filter_status, self.filter_true, self.filter_pred, self.page, self.sort_by, self.min_score)
         if key == self._shown_key:
             return
-        order = data.filter_order(self._order, self._pred, *key[:3])
+        order = data.filter_order(self._ordered(), self._pred, *key[:3])
         pages = max(1, -(-len(order) // self.page_size))
         if self.page >= pages:
             self.page = pages - 1  # the observer answers for the clamped page
@@ -176,6 +254,8 @@ class ExplorerView(anywidget.AnyWidget):
             "true": key[1],
             "pred": key[2],
             "page": key[3],
+            "sort": key[4],
+            "min": key[5],
             "total": int(len(order)),
             "pages": int(pages),
             "indices": chunk.tolist(),
@@ -211,6 +291,8 @@ class MisclassificationExplorer(ipywidgets.VBox):
         method: str = "gradcam",
         colormap: str = "jet",
         opacity: float = 0.4,
+        ranking=None,
+        sort_by: str | None = None,
     ):
         self._explainer = explainer
         self._source = source
@@ -225,7 +307,9 @@ class MisclassificationExplorer(ipywidgets.VBox):
         }
         self._panels: tuple = ()
         self._links: list = []
-        self._view = ExplorerView(source, predictions, self._names, page_size=page_size)
+        self._view = ExplorerView(
+            source, predictions, self._names, page_size=page_size, ranking=ranking, sort_by=sort_by
+        )
         self._caption = ipywidgets.Label("Click an image in the gallery to see where the model looks.")
         self._row = ipywidgets.HBox(layout=ipywidgets.Layout(flex_flow="row wrap", align_items="flex-start"))
         self._row.add_class("gcx-detail")  # explore.css stacks each panel's controls under its picture
@@ -266,11 +350,23 @@ class MisclassificationExplorer(ipywidgets.VBox):
         return tuple(panel for _, panel in self._panels)
 
     def set_filter(
-        self, status: str | None = None, true: int | None = None, pred: int | None = None, page: int = 0
+        self,
+        status: str | None = None,
+        true: int | None = None,
+        pred: int | None = None,
+        page: int = 0,
+        *,
+        sort_by: str | None = None,
+        min_score: float | None = None,
     ) -> None:
-        """Filter the gallery as the browser does (None keeps a filter; -1 = any class)."""
+        """Filter the gallery as the browser does (None keeps a filter; -1 = any class). On an audit,
+        ``sort_by`` (one of ``view.sorts``) and ``min_score`` (keep scores >= this, in [0, 1])."""
         v = self._view
         with v.hold_trait_notifications():
+            if sort_by is not None:
+                v.sort_by = sort_by
+            if min_score is not None:
+                v.min_score = float(min_score)
             if status is not None:
                 v.filter_status = status
             if true is not None:
@@ -433,7 +529,8 @@ def explore_misclassifications(
     An audit table (:func:`gradcam_widget.audit.audit`, or :func:`~gradcam_widget.read_audit`) opens
     without predicting again: ``explore_misclassifications(table, model=model, images=images)``
     (``images`` may be left out when the table's ids are paths), its gallery sorted by ``sort_by``
-    (:data:`gradcam_widget.explore_audit.SORTS`).
+    (:data:`gradcam_widget.explore_audit.SORTS`; the browser's menu changes it), a score threshold
+    (``view.min_score``) and, for a chosen confusion cell, the mean of its stored maps.
     """
     from .explain import explainer_for
     from .explore_audit import explore_audit, is_audit

@@ -47,19 +47,70 @@ def audit_order(audit, by: str = "mistakenness", *, wrong_only: bool = False) ->
     return order
 
 
+def _stored_maps(audit, rows, column):
+    maps = [m for m in audit[column].to_numpy()[rows] if m is not None]
+    if not maps or len({m.shape for m in maps}) > 1:
+        return None
+    scale = 255.0 if maps[0].dtype == np.uint8 else 1.0
+    total = np.zeros(maps[0].shape, np.float64)
+    for m in maps:  # summed one at a time: no (n, h, w) stack for a cell of 100,000 images
+        total += m
+    return (total / (scale * len(maps))).astype(np.float32)
+
+
+def cell_mean_map(audit, true: int, pred: int, column: str = "pred_map"):
+    """Mean stored map (float32 in [0, 1], layer resolution) of the images with this label and this
+    prediction; None when the cell is empty or its maps differ in size (an any-size model)."""
+    if column not in audit.columns:
+        raise ValueError(f"the audit has no {column!r}: run audit(..., maps='uint8' or 'float16') to keep maps.")
+    rows = np.flatnonzero((audit["label"].to_numpy() == true) & (audit["pred"].to_numpy() == pred))
+    return _stored_maps(audit, rows, column)
+
+
 def confusion_mean_maps(audit, column: str = "pred_map") -> dict:
-    """Mean stored map (float32, layer resolution) per (true class, predicted class) cell; cells whose
-    maps differ in size (an any-size model) are left out."""
+    """:func:`cell_mean_map` of every non-empty (true class, predicted class) cell whose maps share a size."""
     if column not in audit.columns:
         raise ValueError(f"the audit has no {column!r}: run audit(..., maps='uint8' or 'float16') to keep maps.")
     out = {}
-    for (true, pred), rows in audit.groupby(["label", "pred"]).groups.items():
-        maps = [m for m in audit.loc[rows, column] if m is not None]
-        if not maps or len({m.shape for m in maps}) > 1:
-            continue
-        stack = np.stack([np.asarray(m, np.float32) for m in maps]) / (255.0 if maps[0].dtype == np.uint8 else 1.0)
-        out[(int(true), int(pred))] = stack.mean(axis=0).astype(np.float32)
+    for (true, pred), rows in audit.groupby(["label", "pred"]).indices.items():
+        mean = _stored_maps(audit, rows, column)
+        if mean is not None:
+            out[(int(true), int(pred))] = mean
     return out
+
+
+class AuditRanking:
+    """What the explorer asks of an audit table: the orders it can sort by, an "interest" score per
+    order for the threshold filter (high = look first, in [0, 1]), and mean maps per confusion cell.
+    Reads the caller's table (no copy); keeps one score array at a time."""
+
+    def __init__(self, audit):
+        self._audit = audit
+        self._scores: tuple[str, np.ndarray] | None = None
+
+    @property
+    def sorts(self) -> list[str]:
+        """The orders of :data:`SORTS` this table has the column for."""
+        return [name for name, (column, _) in SORTS.items() if column in self._audit.columns]
+
+    @property
+    def has_maps(self) -> bool:
+        return "pred_map" in self._audit.columns
+
+    def order(self, by: str) -> np.ndarray:
+        return audit_order(self._audit, by)
+
+    def scores(self, by: str) -> np.ndarray:
+        """High = more interesting, as the order ranks them: the column itself for a descending
+        order, 1 - the column for an ascending one (margin, energy inside -> energy outside)."""
+        if self._scores is None or self._scores[0] != by:
+            column, descending = SORTS[by]
+            values = self._audit[column].to_numpy(dtype=np.float64)
+            self._scores = (by, values if descending else 1.0 - values)
+        return self._scores[1]
+
+    def cell_mean(self, true: int, pred: int):
+        return cell_mean_map(self._audit, true, pred) if self.has_maps else None
 
 
 def predictions_of(audit, num_classes: int) -> data.Predictions:
@@ -97,7 +148,8 @@ def explore_audit(
     holds file paths. The gallery is sorted by ``sort_by`` (see :data:`SORTS`).
     """
     from .explain import explainer_for
-    from .explore import PAGE_SIZE, MisclassificationExplorer, _check_top_k
+    from .explore import PAGE_SIZE, MisclassificationExplorer
+    from .validation import check_top_k as _check_top_k
     from .labels import class_names_for
 
     if images is None:
@@ -119,11 +171,18 @@ def explore_audit(
     if top_k is not None:
         _check_top_k(top_k, len(names))
     predictions = predictions_of(audit, len(names))
+    ranking = AuditRanking(audit)
+    if sort_by not in ranking.sorts:
+        audit_order(audit, sort_by)  # the error saying what is missing
     explorer = MisclassificationExplorer(
-        explainer, source, predictions, names, page_size=PAGE_SIZE if page_size is None else page_size, top_k=top_k
+        explainer,
+        source,
+        predictions,
+        names,
+        page_size=PAGE_SIZE if page_size is None else page_size,
+        top_k=top_k,
+        ranking=ranking,
+        sort_by=sort_by,
     )
-    explorer.view._order = audit_order(audit, sort_by)  # the gallery in the audit's order of interest
-    explorer.view._shown_key = None
-    explorer.view._update_gallery()
     explorer.audit = audit
     return explorer

@@ -3,7 +3,9 @@
  * Misclassification explorer front end: the confusion matrix, the filters and one page of the
  * gallery. The kernel sends counts and one PNG sprite per page; this module lays them out and turns
  * clicks into trait changes (filters, page, selected). The detail maps are ordinary Grad-CAM widgets
- * composed next to this one by the kernel (gradcam_widget/explore.py), so no map is drawn here.
+ * composed next to this one by the kernel (gradcam_widget/explore.py). On an audit table the kernel
+ * also sends the orders it can sort by and, for a chosen confusion cell, that cell's mean stored map
+ * (numbers); this module only colours that map. Only one page of rows ever reaches the browser.
  *
  * The kernel inlines the local imports (gradcam_widget/frontend.py; anywidget loads `_esm` from a
  * Blob URL). Pure helpers are named exports tested with `node --test`; nothing touches `document`
@@ -11,15 +13,32 @@
  */
 
 import { asArray, element, listenerBook, suppressNotebookShortcuts } from "./lib/dom.js";
-import { decodeBytes, formatPercent } from "./lib/maps.js";
+import { colorize, decodeBytes, decodeFloat32, formatPercent, greyTable, upsampleBilinear } from "./lib/maps.js";
 
-/** @typedef {{filter_status: string, filter_true: number, filter_pred: number, page: number}} Filters */
+/**
+ * @typedef {{filter_status: string, filter_true: number, filter_pred: number, page: number,
+ *   sort_by?: string, min_score?: number}} Filters
+ */
+/**
+ * @typedef {object} CellMap  A confusion cell's mean stored map, as the kernel sends it.
+ * @property {number} true
+ * @property {number} pred
+ * @property {number} count
+ * @property {number} [height]
+ * @property {number} [width]
+ * @property {any} [values]  float32 little-endian, row-major, in [0, 1]
+ * @property {number} [peak]
+ * @property {any} [table]  768-byte RGB colour table
+ * @property {string} [message]  why there is no map
+ */
 /**
  * @typedef {object} Gallery  One page as the kernel sends it, tagged with the request it answers.
  * @property {string} status
  * @property {number} true
  * @property {number} pred
  * @property {number} page
+ * @property {string} [sort]
+ * @property {number} [min]
  * @property {number} total
  * @property {number} pages
  * @property {number[]} indices
@@ -32,6 +51,8 @@ import { decodeBytes, formatPercent } from "./lib/maps.js";
  */
 
 export const STATUSES = ["wrong", "correct", "all"];
+/** Side of the drawn mean map of a confusion cell, in CSS pixels. */
+export const CELL_MAP_SIDE = 112;
 const STATUS_TEXT = { wrong: "Wrong only", correct: "Correct only", all: "All" };
 
 // ---------------------------------------------------------------------------------------------
@@ -58,8 +79,33 @@ export function filtersKey(filters) {
  */
 export function galleryMatches(gallery, filters) {
   if (!gallery || typeof gallery !== "object" || !Array.isArray(gallery.indices)) return false;
+  if (filters.sort_by !== undefined && String(gallery.sort ?? "") !== String(filters.sort_by)) return false;
+  if (filters.min_score !== undefined && Number(gallery.min ?? 0) !== Number(filters.min_score)) return false;
   return requestKey(/** @type {string} */ (gallery.status), Number(gallery.true), Number(gallery.pred),
     Number(gallery.page)) === filtersKey(filters);
+}
+
+/** What each audit order ranks first (the gallery heading and the sort menu). */
+export const SORT_TEXT = {
+  mistakenness: "most mistaken first (1 − p(label))",
+  hardness: "hardest first (entropy)",
+  confidence: "most confident first",
+  margin: "smallest margin first",
+  energy_outside: "most energy outside the box first",
+};
+
+/** @param {string} sort */
+export function sortText(sort) {
+  return SORT_TEXT[/** @type {keyof SORT_TEXT} */ (sort)] ?? sort;
+}
+
+/**
+ * Whether a mean map from the kernel belongs to the current filters' confusion cell.
+ * @param {Partial<CellMap> | null | undefined} cellMap @param {Filters} filters
+ */
+export function cellMapMatches(cellMap, filters) {
+  if (!cellMap || typeof cellMap !== "object" || filters.filter_true < 0 || filters.filter_pred < 0) return false;
+  return Number(cellMap.true) === filters.filter_true && Number(cellMap.pred) === filters.filter_pred;
 }
 
 /**
@@ -157,25 +203,42 @@ function createView(model, el) {
   const matrixBox = element("div", "gcx-matrix-box");
   const galleryBox = element("div", "gcx-gallery-box");
   const body = element("div", "gcx-body");
-  body.append(matrixBox, galleryBox);
+  const side = element("div", "gcx-side");
+  body.append(side, galleryBox);
   root.append(summary, body);
 
   const statusSelect = /** @type {HTMLSelectElement} */ (suppressNotebookShortcuts(element("select", "gcx-select", { "data-testid": "gcx-status" })));
   const trueSelect = /** @type {HTMLSelectElement} */ (suppressNotebookShortcuts(element("select", "gcx-select", { "data-testid": "gcx-true" })));
   const predSelect = /** @type {HTMLSelectElement} */ (suppressNotebookShortcuts(element("select", "gcx-select", { "data-testid": "gcx-pred" })));
+  const sortSelect = /** @type {HTMLSelectElement} */ (suppressNotebookShortcuts(element("select", "gcx-select", { "data-testid": "gcx-sort" })));
+  const minInput = /** @type {HTMLInputElement} */ (suppressNotebookShortcuts(element("input", "gcx-select gcx-min", {
+    "data-testid": "gcx-min", type: "number", min: "0", max: "1", step: "0.05",
+    title: "keep the images whose score for this order is at least this (0 keeps all)",
+  })));
   const filterRow = element("div", "gcx-filters");
-  for (const [text, control] of /** @type {Array<[string, HTMLElement]>} */ ([["Show", statusSelect], ["True", trueSelect], ["Predicted", predSelect]])) {
+  const auditRow = element("div", "gcx-filters gcx-audit-filters", { "data-testid": "gcx-audit-filters" });
+  for (const [row, text, control] of /** @type {Array<[HTMLElement, string, HTMLElement]>} */ ([
+    [filterRow, "Show", statusSelect], [filterRow, "True", trueSelect], [filterRow, "Predicted", predSelect],
+    [auditRow, "Sort", sortSelect], [auditRow, "Score ≥", minInput]])) {
     const label = element("label", "gcx-field");
     label.append(element("span", "gcx-field-label", {}, text), control);
-    filterRow.append(label);
+    row.append(label);
   }
+  const cellMapBox = element("div", "gcx-cellmap", { "data-testid": "gcx-cell-map", "data-state": "none" });
+  const cellMapCaption = element("div", "gcx-cellmap-caption", { "data-testid": "gcx-cell-map-caption" });
+  const cellMapCanvas = /** @type {HTMLCanvasElement} */ (element("canvas", "gcx-cellmap-canvas", {
+    "data-testid": "gcx-cell-map-canvas", width: String(CELL_MAP_SIDE), height: String(CELL_MAP_SIDE),
+  }));
+  cellMapBox.append(element("div", "gcx-heading", {}, "Mean map of the chosen cell"), cellMapCaption, cellMapCanvas);
+  side.append(matrixBox, cellMapBox);
   const gallery = element("div", "gcx-gallery", { "data-testid": "gcx-gallery", role: "list", "data-state": "pending" });
   const prev = /** @type {HTMLButtonElement} */ (suppressNotebookShortcuts(element("button", "gcx-button", { "data-testid": "gcx-prev", type: "button" }, "‹ Prev")));
   const next = /** @type {HTMLButtonElement} */ (suppressNotebookShortcuts(element("button", "gcx-button", { "data-testid": "gcx-next", type: "button" }, "Next ›")));
   const range = element("span", "gcx-range", { "data-testid": "gcx-range", "aria-live": "polite" });
   const pager = element("div", "gcx-pager");
   pager.append(prev, range, next);
-  galleryBox.append(element("div", "gcx-heading", {}, "Gallery (most confident mistakes first) — click an image"), filterRow, gallery, pager);
+  const galleryHeading = element("div", "gcx-heading", { "data-testid": "gcx-gallery-heading" });
+  galleryBox.append(galleryHeading, filterRow, auditRow, gallery, pager);
   el.append(root);
 
   /** @type {string | null} */
@@ -190,7 +253,10 @@ function createView(model, el) {
     filter_true: Number(model.get("filter_true")),
     filter_pred: Number(model.get("filter_pred")),
     page: Number(model.get("page")),
+    sort_by: String(model.get("sort_by") ?? ""),
+    min_score: Number(model.get("min_score") ?? 0),
   });
+  const sorts = () => asArray(model.get("sorts")).map(String);
   const names = () => asArray(model.get("class_names")).map(String);
 
   /** Write several traits in one message, so the kernel answers once. @param {Record<string, any>} values */
@@ -278,6 +344,17 @@ function createView(model, el) {
     const classes = [["-1", "any"], ...names().map((name, k) => /** @type {[string, string]} */ ([String(k), name]))];
     fillOptionPairs(trueSelect, classes, String(f.filter_true));
     fillOptionPairs(predSelect, classes, String(f.filter_pred));
+    const orders = sorts();
+    auditRow.hidden = orders.length === 0;
+    fillOptionPairs(sortSelect, orders.map((s) => /** @type {[string, string]} */ ([s, s])), String(f.sort_by));
+    minInput.value = String(f.min_score);
+    renderHeading();
+  }
+
+  function renderHeading() {
+    const sort = String(model.get("sort_by") ?? "");
+    const order = sort ? sortText(sort) : "most confident mistakes first";
+    galleryHeading.textContent = `Gallery (${order}) — click an image`;
   }
 
   function syncFilterValues() {
@@ -285,7 +362,47 @@ function createView(model, el) {
     statusSelect.value = f.filter_status;
     trueSelect.value = String(f.filter_true);
     predSelect.value = String(f.filter_pred);
+    sortSelect.value = String(f.sort_by);
+    if (Number(minInput.value) !== f.min_score) minInput.value = String(f.min_score);
+    renderHeading();
     markActiveCell();
+  }
+
+  // --- mean map of the chosen confusion cell (audit tables) --------------------------------------
+
+  function renderCellMap() {
+    const cellMap = /** @type {CellMap} */ (model.get("cell_map") ?? {});
+    const f = filters();
+    if (f.filter_true < 0 || f.filter_pred < 0 || sorts().length === 0) {
+      cellMapBox.hidden = true;
+      cellMapBox.dataset.state = "none";
+      return;
+    }
+    cellMapBox.hidden = false;
+    const classNames = names();
+    const cell = `true ${classNames[f.filter_true] ?? f.filter_true} → predicted ${classNames[f.filter_pred] ?? f.filter_pred}`;
+    if (!cellMapMatches(cellMap, f)) {
+      cellMapBox.dataset.state = "pending";
+      cellMapCaption.textContent = `${cell}: computing…`;
+      return;
+    }
+    Object.assign(cellMapBox.dataset, { true: String(cellMap.true), pred: String(cellMap.pred) });
+    if (cellMap.values == null) {
+      cellMapBox.dataset.state = "message";
+      cellMapCanvas.hidden = true;
+      cellMapCaption.textContent = `${cell}: ${cellMap.message ?? "no map"}`;
+      return;
+    }
+    const h = Number(cellMap.height);
+    const w = Number(cellMap.width);
+    const values = upsampleBilinear(decodeFloat32(cellMap.values), h, w, CELL_MAP_SIDE, CELL_MAP_SIDE);
+    const table = decodeBytes(cellMap.table);
+    const pixels = colorize(values, table.byteLength === 768 ? table : greyTable());
+    const context = cellMapCanvas.getContext("2d");
+    if (context) context.putImageData(new ImageData(pixels, CELL_MAP_SIDE, CELL_MAP_SIDE), 0, 0);
+    cellMapCanvas.hidden = false;
+    cellMapCaption.textContent = `${cell}: mean of ${cellMap.count} stored maps (${h}×${w}), peak ${Number(cellMap.peak).toFixed(2)} on the 0–1 scale`;
+    cellMapBox.dataset.state = "ready";
   }
 
   // --- gallery ---------------------------------------------------------------------------------
@@ -370,14 +487,30 @@ function createView(model, el) {
   onModel("change:summary", () => { summary.textContent = summaryText(model.get("summary")); });
   onModel("change:gallery", renderGallery);
   for (const name of ["filter_status", "filter_true", "filter_pred", "page"]) {
-    onModel(`change:${name}`, () => { syncFilterValues(); renderGallery(); });
+    onModel(`change:${name}`, () => { syncFilterValues(); renderGallery(); renderCellMap(); });
   }
   onModel("change:selected", markSelected);
+  onModel("change:cell_map", renderCellMap);
+  onModel("change:sorts", () => { renderFilters(); renderCellMap(); });
+  for (const name of ["sort_by", "min_score"]) {
+    onModel(`change:${name}`, () => { syncFilterValues(); renderGallery(); });
+  }
   onDom(matrixBox, "click", onMatrixClick);
   onDom(gallery, "click", onGalleryClick);
   onDom(statusSelect, "change", () => send({ filter_status: statusSelect.value, page: 0 }));
   onDom(trueSelect, "change", () => send({ filter_true: Number(trueSelect.value), page: 0 }));
   onDom(predSelect, "change", () => send({ filter_pred: Number(predSelect.value), page: 0 }));
+  onDom(sortSelect, "change", () => send({ sort_by: sortSelect.value, page: 0 }));
+  function applyMinScore() {
+    const value = Number(minInput.value);
+    if (!Number.isFinite(value) || value < 0 || value > 1) {
+      minInput.value = String(filters().min_score); // out of range: back to the kernel's value
+    } else if (value !== filters().min_score) {
+      send({ min_score: value, page: 0 });
+    }
+  }
+  onDom(minInput, "change", applyMinScore);
+  onDom(minInput, "keydown", (/** @type {KeyboardEvent} */ event) => { if (event.key === "Enter") applyMinScore(); });
   onDom(prev, "click", turnPage(-1));
   onDom(next, "click", turnPage(1));
 
@@ -385,6 +518,7 @@ function createView(model, el) {
   renderMatrix();
   renderFilters();
   renderGallery();
+  renderCellMap();
 
   return () => {
     if (disposed) return;

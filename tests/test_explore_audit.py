@@ -91,3 +91,47 @@ def test_paths_in_the_table_need_no_images(case, tmp_path):
         explore_misclassifications(table, model=model, images=images[:3])
     with pytest.raises(TypeError, match="model=model"):
         explore_misclassifications(table)
+
+
+def test_explorer_sorts_filters_and_shows_cell_mean_maps(case):
+    model, images, _labels, table = case
+    explorer = explore_misclassifications(table, model=model, images=images, class_names=["a", "b", "c"])
+    view = explorer.view
+    assert set(view.sorts) == {"mistakenness", "hardness", "confidence", "margin", "energy_outside"}
+    assert view.sort_by == "mistakenness" and view.cell_map == {}  # no cell chosen yet
+
+    # Energy outside the box, at least 0.5 of it, every image: exactly those rows, most outside first.
+    explorer.set_filter("all", -1, -1, sort_by="energy_outside", min_score=0.5)
+    outside = 1 - table["pred_energy_in"].to_numpy()
+    expected = [int(i) for i in np.argsort(-outside, kind="stable") if outside[i] >= 0.5]
+    assert view.gallery_indices.tolist() == expected and view.gallery["sort"] == "energy_outside"
+    assert view.gallery["indices"] == expected[: view.page_size]
+    explorer.set_filter(sort_by="hardness", min_score=0.0)
+    assert view.gallery_indices.tolist() == np.argsort(-table["hardness"].to_numpy(), kind="stable").tolist()
+
+    # A confusion cell: its mean map is the numpy mean of the cell's stored maps.
+    counts = explorer.confusion
+    t, p = map(int, np.unravel_index(np.argmax(counts), counts.shape))
+    explorer.set_filter("all", t, p)
+    rows = (table["label"] == t) & (table["pred"] == p)
+    expected_mean = np.mean([m.astype(np.float64) / 255 for m in table.loc[rows, "pred_map"]], axis=0)
+    assert view.cell_map["count"] == int(rows.sum()) == int(counts[t, p])
+    np.testing.assert_allclose(view.cell_mean(), expected_mean, atol=1e-6)
+    assert view.cell_map["peak"] == round(float(expected_mean.max()), 4)
+    explorer.set_filter("wrong", -1, -1)
+    assert view.cell_map == {} and view.cell_mean() is None
+    with pytest.raises(Exception, match="sort_by must be one of"):
+        view.sort_by = "size"
+    with pytest.raises(Exception, match=r"min_score must be in \[0, 1\]"):
+        view.min_score = 2.0
+    explorer.close()
+
+
+def test_cell_without_stored_maps_says_why(case):
+    model, images, labels, _ = case
+    table = audit(model, images, labels)  # no maps kept
+    explorer = explore_misclassifications(table, model=model, images=images)
+    assert "energy_outside" not in explorer.view.sorts  # no boxes: nothing to sort by there
+    explorer.set_filter("all", int(labels[0]), int(table["pred"][0]))
+    assert "kept no maps" in explorer.view.cell_map["message"] and explorer.view.cell_mean() is None
+    explorer.close()

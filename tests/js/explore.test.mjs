@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import explorer, {
+  cellMapMatches,
   cellShade,
   filtersForCell,
   filtersKey,
@@ -11,6 +12,7 @@ import explorer, {
   rangeLabel,
   rowTotals,
   spriteOffset,
+  sortText,
   summaryText,
   thumbTitle,
 } from "../../js/explore.js";
@@ -32,6 +34,26 @@ test("a gallery reply is drawn only for the request it answers", () => {
   assert.equal(galleryMatches(null, filters("wrong", -1, -1)), false);
   // numbers that arrive as strings still match (select values are strings)
   assert.equal(filtersKey(filters("all", "3", "8", "1")), filtersKey(filters("all", 3, 8, 1)));
+});
+
+test("on an audit, a reply also answers the sort and the score threshold", () => {
+  const reply = { status: "all", true: 1, pred: 2, page: 0, sort: "hardness", min: 0.5, indices: [4] };
+  const current = { ...filters("all", 1, 2), sort_by: "hardness", min_score: 0.5 };
+  assert.equal(galleryMatches(reply, current), true);
+  assert.equal(galleryMatches(reply, { ...current, sort_by: "mistakenness" }), false); // sort changed
+  assert.equal(galleryMatches(reply, { ...current, min_score: 0.25 }), false); // threshold changed
+  assert.equal(galleryMatches(reply, filters("all", 1, 2)), true); // a plain explorer sends neither
+  assert.equal(sortText("energy_outside"), "most energy outside the box first");
+  assert.equal(sortText("custom"), "custom");
+});
+
+test("a cell's mean map is drawn only for the chosen cell", () => {
+  const map = { true: 3, pred: 1, count: 7 };
+  assert.equal(cellMapMatches(map, filters("all", 3, 1)), true);
+  assert.equal(cellMapMatches(map, filters("all", 1, 3)), false);
+  assert.equal(cellMapMatches(map, filters("wrong", -1, -1)), false); // no cell chosen
+  assert.equal(cellMapMatches({}, filters("all", 3, 1)), false);
+  assert.equal(cellMapMatches(null, filters("all", 3, 1)), false);
 });
 
 test("a cell click filters to exactly that cell; a second click clears it", () => {
