@@ -1048,6 +1048,8 @@ class Explainer:
                 for i, cam in zip(group, maps):
                     results[i] = cam
             return results
+        if method.kind == "perturbation":  # issue 18: occlusion (explain/occlusion.py), no gradients
+            return self._perturbation_maps(prepared, classes, against, method, choice, progress, cancel)
         results = []
         step = self._batch_size
         for start in range(0, len(prepared), step):
@@ -1072,6 +1074,30 @@ class Explainer:
             )
         self._start_compiling()
         return results
+
+    # ---- issue 18: a "perturbation" method (occlusion). The only internals it uses: _full_scores_fn,
+    # _batch_size, _sync_weights and _check_cancel; the computation is explain/occlusion.py's.
+    def _perturbation_maps(self, prepared, classes, against, method, choice, progress, cancel) -> list[CamMap]:
+        """Maps from the model's scores of perturbed copies of each image, in batches of forward
+        passes; the passes of one image serve all of its classes."""
+        self._sync_weights()
+        full = self._full_scores_fn(choice)
+        rows_of: dict = {}
+        for i, p in enumerate(prepared):
+            rows_of.setdefault(p.key, []).append(i)
+        maps: list = [None] * len(prepared)
+        for rows in rows_of.values():
+            result = method.function(
+                lambda batch: full(tf.constant(batch)).numpy(),
+                prepared[rows[0]].model_input,
+                [(classes[r], against[r]) for r in rows],
+                batch_size=self._batch_size,
+                progress=progress,
+                checkpoint=lambda: _check_cancel(cancel),
+            )
+            for j, r in enumerate(rows):
+                maps[r] = make_cam_map(result[j], classes[r], method.name, choice.name, None if against[r] < 0 else against[r])
+        return maps
 
     def _scorecam(self, prepared, a, classes, against, choice, method, progress, cancel) -> np.ndarray:
         """Score-CAM maps, one per row: the masked passes are run once per image (and kept, with the
