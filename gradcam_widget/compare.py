@@ -39,7 +39,7 @@ class CompareWidget(anywidget.AnyWidget):
     (read its ``heatmap``, ``top_classes``...)."""
 
     _esm = front_end_source("compare.js", _MISSING_ESM)
-    _css = front_end_source("compare.css")
+    _css = "\n".join(_text(front_end_source(name)) for name in ("gradcam.css", "compare.css"))
 
     names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -146,6 +146,11 @@ class CompareWidget(anywidget.AnyWidget):
         with self._lock:
             panels = [self._panel(n, w) for n, w in self._widgets.items()]
             self.panels = panels
+
+
+def _text(source) -> str:
+    """A stylesheet's text (front_end_source gives a Path under ANYWIDGET_HMR=1; two sheets are joined)."""
+    return source.read_text(encoding="utf-8") if hasattr(source, "read_text") else str(source)
 
 
 def _named_models(models, names) -> dict:
