@@ -32,6 +32,11 @@ export default { render({ el }) {
 """
 
 
+def _text(source) -> str:
+    """A stylesheet's text (front_end_source gives a Path under ANYWIDGET_HMR=1; two sheets are joined)."""
+    return source.read_text(encoding="utf-8") if hasattr(source, "read_text") else str(source)
+
+
 class CompareWidget(anywidget.AnyWidget):
     """Grad-CAM of 2-4 models side by side: a class clicked in any panel, the method, colormap and
     opacity apply to all; each panel lists its own model's top classes and probabilities; a what-if
@@ -146,11 +151,6 @@ class CompareWidget(anywidget.AnyWidget):
         with self._lock:
             panels = [self._panel(n, w) for n, w in self._widgets.items()]
             self.panels = panels
-
-
-def _text(source) -> str:
-    """A stylesheet's text (front_end_source gives a Path under ANYWIDGET_HMR=1; two sheets are joined)."""
-    return source.read_text(encoding="utf-8") if hasattr(source, "read_text") else str(source)
 
 
 def _named_models(models, names) -> dict:
