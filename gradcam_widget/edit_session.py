@@ -30,7 +30,9 @@ class EditSession:
         self.mask: np.ndarray | None = None
         self.edited: np.ndarray | None = None
         self._pending = None
-        self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._idle = True  # no edit waiting or being applied
+        self._closed = False
         self._thread: threading.Thread | None = None
 
     @property
@@ -39,32 +41,46 @@ class EditSession:
 
     def submit(self, edit) -> None:
         """Take a new edit (any thread); rescoring happens on the worker, newest edit first."""
-        with self._lock:
+        with self._wake:
+            if self._closed:
+                return
             self._pending = dict(edit) if isinstance(edit, dict) else edit
-            if self._thread is None:
+            self._idle = False
+            if self._thread is None:  # one long-lived worker: TensorFlow sets up once per thread
                 self._thread = threading.Thread(target=self._loop, name="gradcam-widget-edit", daemon=True)
                 self._thread.start()
+            self._wake.notify_all()
 
-    def join(self, timeout: float | None = None) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every edit submitted so far has been applied; False on timeout."""
+        with self._wake:
+            return self._wake.wait_for(lambda: self._idle, timeout)
 
     @property
     def busy(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        return not self._idle
 
     def _superseded(self) -> bool:
         return self._pending is not None
 
+    def close(self) -> None:
+        """Stop the worker (after the edit it is applying); a closed widget's session edits nothing."""
+        with self._wake:
+            self._closed, self._pending = True, None
+            self._wake.notify_all()
+
     def _loop(self) -> None:
         while True:
-            with self._lock:
-                edit, self._pending = self._pending, None
-                if edit is None:
-                    self._thread = None
+            with self._wake:
+                while self._pending is None and not self._closed:
+                    self._idle = True
+                    self._wake.notify_all()
+                    self._wake.wait()
+                if self._closed:
+                    self._idle, self._thread = True, None
+                    self._wake.notify_all()
                     return
+                edit, self._pending = self._pending, None
             self._apply(edit)
 
     def _apply(self, edit) -> None:

@@ -354,6 +354,8 @@ class GradCAMWidget(anywidget.AnyWidget):
     def close(self):
         """Close the widget; its background work stops at its next batch."""
         kernel_hooks.unwatch(self)
+        if hasattr(self, "_edits"):
+            self._edits.close()
         if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
             self._map_job.supersede()
             self._trust_job.supersede()
