@@ -136,7 +136,12 @@ def measure(budget_s: float, log=print) -> dict:
 
 
 def report(result: dict) -> str:
-    lines = ["# What-if brush stroke cost (issue 18)", "", "| model | forward ms | limit ms | stroke ms | stroke / limit | stroke / forward |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# What-if brush stroke cost (issue 18)",
+        "",
+        "| model | forward ms | limit ms | stroke ms | stroke / limit | stroke / forward |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in result["models"].items():
         lines.append(
             f"| {name} | {r['forward']['median']:.1f} | {r['limit']['median']:.1f} | {r['stroke']['median']:.1f} | "

@@ -22,7 +22,17 @@ from .widget import GradCAMWidget, _check_from_page, _shown
 #: Traits of the selection every panel shares, copied from this widget to each model's widget.
 SHARED_TRAITS = ("selected_class", "method", "colormap", "opacity")
 #: What a panel shows, mirrored from its model's widget into ``panels``.
-PANEL_TRAITS = ("image", "image_size", "image_note", "top_classes", "maps", "extra_map", "status", "layer", "edit_state")
+PANEL_TRAITS = (
+    "image",
+    "image_size",
+    "image_note",
+    "top_classes",
+    "maps",
+    "extra_map",
+    "status",
+    "layer",
+    "edit_state",
+)
 MIN_MODELS, MAX_MODELS = 2, 4
 
 _MISSING_ESM = """

@@ -1096,7 +1096,8 @@ class Explainer:
                 checkpoint=lambda: _check_cancel(cancel),
             )
             for j, r in enumerate(rows):
-                maps[r] = make_cam_map(result[j], classes[r], method.name, choice.name, None if against[r] < 0 else against[r])
+                against_r = None if against[r] < 0 else against[r]
+                maps[r] = make_cam_map(result[j], classes[r], method.name, choice.name, against_r)
         return maps
 
     def _scorecam(self, prepared, a, classes, against, choice, method, progress, cancel) -> np.ndarray:

@@ -81,7 +81,9 @@ def test_compare_pair_click_hover_brush_and_burst(open_notebook):
     for i in range(2):
         expect(page.get_by_test_id(f"gcc-panel-{i}")).to_have_attribute("data-class", "1", timeout=20_000)
     nb.kernel.wait_for("[v.selected_class for v in w.widgets.values()]", [1, 1])
-    nb.kernel.wait_for("[(p['status']['class_index'], p['status']['state']) for p in w.panels]", [[1, 'ready'], [1, 'ready']])
+    nb.kernel.wait_for(
+        "[(p['status']['class_index'], p['status']['state']) for p in w.panels]", [[1, "ready"], [1, "ready"]]
+    )
     page.get_by_test_id("gcc-class-1-0").click()
     expect(root).to_have_attribute("data-ready", "true", timeout=20_000)
     expect(root).to_have_attribute("data-class", "0")
