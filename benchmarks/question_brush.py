@@ -74,7 +74,7 @@ def measure(budget_s: float, log=print) -> dict:
         explainer = Explainer(model)
         w = GradCAMWidget(explainer, image)
         widgets.append(w)
-        top = list(w._top_indices)
+        top = [t["index"] for t in w.top_classes]
         edit = _edits()
 
         def stroke(e, w=w):
@@ -108,7 +108,7 @@ def measure(budget_s: float, log=print) -> dict:
     # Both models compared: one stroke = one forward pass and one map per model.
     c = compare_gradcam(list(models.values()), image, names=list(models))
     explainers = [w.explainer for w in c.widgets.values()]
-    tops = [list(w._top_indices) for w in c.widgets.values()]
+    tops = [[t["index"] for t in w.top_classes] for w in c.widgets.values()]
     edit = _edits()
 
     def compare_stroke(e):

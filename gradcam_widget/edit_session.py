@@ -102,7 +102,7 @@ class EditSession:
             if self._superseded():
                 return  # a newer edit is waiting: the model never sees this one
             source = imgs.ImageInput(edited, self._source.kind, self._source.alpha)
-            prepared = widget._explainer.prepare(source)
+            prepared = widget.explainer.prepare(source)
             widget._rescore(prepared, True)
             self.mask, self.edited = mask, edited
             widget._edit_done(seq, "ready", "", float(mask.mean()))

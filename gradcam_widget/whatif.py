@@ -146,11 +146,11 @@ def apply_fill(
     if not mask.any():
         return image.copy()
     lo, hi = value_range(image) if limits is None else limits
-    values = filler(image, fill, (lo, hi))
+    values = filler(image, fill, (lo, hi))[mask]  # only the painted pixels are rounded and cast
     if image.dtype.kind in "iu" if integral is None else integral:
         values = np.clip(np.rint(values), lo, hi)
     out = image.copy()
-    out[mask] = values[mask].astype(image.dtype)
+    out[mask] = values.astype(image.dtype)
     return out
 
 
