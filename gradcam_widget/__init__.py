@@ -19,6 +19,7 @@ _LAZY = {
     "load_image": ("gradcam_widget.images", "load_image"),
     "GradCAMWidget": ("gradcam_widget.widget", "GradCAMWidget"),
     "show_gradcam": ("gradcam_widget.widget", "show_gradcam"),
+    "compare_gradcam": ("gradcam_widget.compare", "compare_gradcam"),
     "save_html": ("gradcam_widget.standalone", "save_html"),
     "class_names_for": ("gradcam_widget.labels", "class_names_for"),
     "audit": ("gradcam_widget.audit", "audit"),

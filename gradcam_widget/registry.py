@@ -12,9 +12,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-#: What a method needs from the model: gradients of the class score, masked forward passes, or only
-#: the activations.
-KINDS = ("gradient", "masked", "activations")
+#: What a method needs from the model: gradients of the class score, masked forward passes, only
+#: the activations, or forward passes of perturbed images (no layer, no gradients: occlusion).
+KINDS = ("gradient", "masked", "activations", "perturbation")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class MethodInfo:
 
     ``function`` computes the map before ReLU: ``(activations, gradients) -> (N, h, w)`` for the
     "gradient" and "activations" kinds (gradients None for the latter), ``(activations, channel_scores,
-    channels)`` for "masked". ``slow``: computed in the background with progress (the widget first
+    channels)`` for "masked", ``(score_batch, model_input, targets, *, batch_size, progress,
+    checkpoint) -> (N, H, W)`` for "perturbation" (see ``explain/occlusion.py``). ``slow``: computed in the background with progress (the widget first
     shows a fast map). ``class_agnostic``: the same map for every class, so no contrastive form.
     ``mean_gradient_weights``: channel weights are the spatial mean of the gradient (Grad-CAM), which a
     pooled dense head gives without a backward pass. ``in_strip``: compared in the trust panel's strip
@@ -144,6 +145,16 @@ for _entry in (
     MethodInfo("xgradcam", "XGrad-CAM", "gradient", _M + "xgradcam"),
     MethodInfo("eigencam", "Eigen-CAM", "activations", _M + "eigencam", class_agnostic=True),
     MethodInfo("scorecam", "Score-CAM", "masked", _M + "scorecam_combine", slow=True, in_strip=True),
+    # Patch and stride: occlusion.PATCH_FRACTION / STRIDE_FRACTION of the input's shorter side; other
+    # settings with register(occlusion_method(patch=..., stride=...)) (explain/occlusion.py).
+    MethodInfo(
+        "occlusion",
+        "Occlusion",
+        "perturbation",
+        "gradcam_widget.explain.occlusion:occlusion",
+        slow=True,
+        aliases=("occlusionsensitivity",),
+    ),
 ):
     register(_entry)
 del _entry

@@ -30,6 +30,8 @@ from . import trust as trust_report
 from . import images as imgs
 from .images import cap_size
 from .labels import class_names_for
+from .edit_session import EditSession
+from . import whatif
 
 #: Top classes precomputed when top_k is not given (fewer when the model has fewer classes).
 DEFAULT_TOP_K = 5
@@ -49,12 +51,14 @@ export default { render({ el }) {
 """
 
 
-def encode_png(rgb: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 HxWx3 array."""
+def encode_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
+    """PNG bytes of a uint8 HxWx3 array (``compress_level`` 1: fast, for the what-if brush's pictures)."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").save(buf, format="PNG")
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").save(
+        buf, format="PNG", compress_level=compress_level
+    )
     return buf.getvalue()
 
 
@@ -158,6 +162,11 @@ class GradCAMWidget(anywidget.AnyWidget):
     opacity = traitlets.Float(0.4).tag(sync=True)
     trust_open = traitlets.Bool(False).tag(sync=True)
     trust_scorecam = traitlets.Bool(False).tag(sync=True)
+    # The what-if brush (edit_session.py): the page sends the whole edit, the kernel answers with the
+    # edited image (in ``image``), the probabilities before -> after and ``edit_state``.
+    edit = traitlets.Dict().tag(sync=True)
+    edit_state = traitlets.Dict().tag(sync=True)
+    edit_fills = traitlets.List(traitlets.Unicode(), default_value=list(whatif.FILLS)).tag(sync=True)
 
     def __init__(
         self,
@@ -238,6 +247,9 @@ class GradCAMWidget(anywidget.AnyWidget):
             opacity=float(opacity),
             **kwargs,
         )
+        self._original_png = self.image
+        self._original_probabilities = np.asarray(scores.probabilities, dtype=np.float64).reshape(-1)
+        self._edits = EditSession(self, image)
         self._ready = True
         self.on_msg(_on_page_message)
         kernel_hooks.watch(self)
@@ -269,6 +281,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         Returns False if some is still running after ``timeout`` seconds.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        self._edits.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         for job in (self._map_job, self._trust_job):
             job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.busy
@@ -276,7 +289,28 @@ class GradCAMWidget(anywidget.AnyWidget):
     @property
     def busy(self) -> bool:
         """True while a slow method or the trust panel computes in the background."""
-        return self._map_job.busy or self._trust_job.busy
+        return self._map_job.busy or self._trust_job.busy or self._edits.busy
+
+    @property
+    def edited_image(self) -> np.ndarray:
+        """The image the model gets now: the original with the what-if edit filled in (float32 values
+        as ``model.predict`` receives them before ``preprocess=``); the original when nothing is
+        painted. Set ``edit`` (or paint in the page), then ``wait()``."""
+        edited = self._edits.edited
+        source = self._edits.source_values
+        if edited is not None:
+            return edited.copy()
+        if source is None:
+            raise TypeError("this widget's image cannot be edited (it was given as a PreparedImage).")
+        return source.copy()
+
+    @property
+    def edit_mask(self) -> np.ndarray:
+        """Bool (H, W) mask of the painted pixels of ``edited_image`` (all False with no edit)."""
+        if self._edits.mask is not None:
+            return self._edits.mask.copy()
+        source = self._edits.source_values
+        return np.zeros((0, 0) if source is None else source.shape[:2], dtype=bool)
 
     def open_trust_panel(self, scorecam: bool | None = None) -> None:
         """Open the trust panel from Python, as the button does (the report then computes in the
@@ -325,6 +359,8 @@ class GradCAMWidget(anywidget.AnyWidget):
         if kernel_hooks is None:  # ipywidgets' __del__ at interpreter exit: modules are torn down,
             return  # and there is no comm or background work left to close
         kernel_hooks.unwatch(self)
+        if hasattr(self, "_edits"):
+            self._edits.close()
         if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
             self._map_job.supersede()
             self._trust_job.supersede()
@@ -436,6 +472,46 @@ class GradCAMWidget(anywidget.AnyWidget):
         # Back to the pair the maps are for (after a failed change): only the status is renewed.
         if self._ready:
             self._show(self.selected_class)
+
+    @traitlets.observe("edit")
+    def _on_edit(self, change):
+        if self._ready:
+            self.edit_state = {"seq": change["new"].get("seq"), "state": "computing", "message": ""}
+            self._edits.submit(change["new"])
+
+    def _rescore(self, prepared, edited: bool) -> None:
+        """Explain another input of the same image (the what-if edit, or the original back): the
+        top-k classes stay the original's, each with its probability before the edit."""
+        self._map_job.supersede()
+        self._trust_job.supersede()
+        scores = self._explainer.scores(prepared)
+        probs = np.asarray(scores.probabilities, dtype=np.float64).reshape(-1)
+        logits = np.asarray(scores.logits, dtype=np.float64).reshape(-1)
+        before = self._original_probabilities
+        top = [
+            {
+                "index": k,
+                "name": self.class_names[k],
+                "probability": float(probs[k]),
+                "score": float(logits[k]),
+                **({"before": float(before[k])} if edited else {}),
+            }
+            for k in self._top_indices
+        ]
+        self._input = prepared
+        self._cache = _LRU(CACHE_SIZE)
+        self._trust_done = _LRU(TRUST_CACHE_SIZE)
+        self._topk_cams, self._topk_key = {}, None
+        png = encode_png(cap_size(prepared.display), compress_level=1) if edited else self._original_png
+        with self.hold_sync():
+            self.image = png
+            self.top_classes = top
+            self._refresh()
+        if self.trust_open:
+            self._start_trust()
+
+    def _edit_done(self, seq, state: str, message: str, painted: float) -> None:
+        self.edit_state = {"seq": seq, "state": state, "message": message, "painted": painted}
 
     @traitlets.observe("trust_open", "trust_scorecam", "selected_class", "method", "layer")
     def _on_trust_inputs(self, change):
@@ -813,7 +889,7 @@ def _check_opacity(value) -> None:
 
 
 #: Traits the page may set; the kernel computes every other one (a page setting those is refused).
-PAGE_TRAITS = ("selected_class", "method", "layer", "colormap", "opacity", "trust_open", "trust_scorecam")
+PAGE_TRAITS = ("selected_class", "method", "layer", "colormap", "opacity", "trust_open", "trust_scorecam", "edit")
 
 
 def _check_from_page(widget, name: str, value):
@@ -829,6 +905,9 @@ def _check_from_page(widget, name: str, value):
             raise TypeError(f"a class index must be a whole number 0..{n - 1}, got {_shown(value)}.")
         if not 0 <= value < n:
             raise ValueError(f"class {_shown(value)} is out of range: the model has {n} classes (0..{n - 1}).")
+        return value
+    if name == "edit":
+        whatif.check_edit(value)  # the what-if brush's edit: refused whole when any part is wrong
         return value
     if name in ("method", "layer"):
         if not isinstance(value, str) or not value:

@@ -29,6 +29,7 @@ import {
   upsampleBilinear,
 } from "./lib/maps.js";
 import { createTrustSection } from "./trust-panel.js";
+import { createBrush } from "./lib/brush.js";
 
 /**
  * @typedef {import("./lib/maps.js").CachedMap} CachedMap
@@ -184,10 +185,13 @@ function createClassList({ model, dom, onDom, commit }) {
     const label = element("span", "gcw-class-label", { title: `${name} (#${index})` });
     option.setAttribute("aria-label", `${name} (#${index})`);
     label.append(nameElement("gcw-class-name", name), element("span", "gcw-class-index", {}, `#${index}`));
+    // After a what-if edit (issue 18) the kernel adds each class's probability before it.
+    const before = /** @type {any} */ (entry).before;
+    const percent = before == null ? formatPercent(probability) : `${formatPercent(Number(before))} → ${formatPercent(probability)}`;
     option.append(
       label,
       bar,
-      element("span", "gcw-class-percent", {}, formatPercent(probability)),
+      element("span", "gcw-class-percent", {}, percent),
     );
     return option;
   }
@@ -717,6 +721,21 @@ function createView(model, el) {
   });
   dom.controls.append(trust.toggle);
   dom.root.append(trust.panel);
+
+  // The what-if brush (lib/brush.js): the page sends strokes, the kernel answers with the edited
+  // picture (as `image`), the probabilities before -> after and `edit_state`.
+  const brush = createBrush({
+    fills: asArray(model.get("edit_fills")).map(String),
+    onDom,
+    send: (edit) => {
+      model.set("edit", edit);
+      model.save_changes();
+    },
+  });
+  brush.attach(dom.stage);
+  dom.controls.append(brush.controls);
+  onModel("change:edit_state", () => brush.answered(model.get("edit_state")));
+  onModel("change:edit", () => brush.adopt(model.get("edit")));
 
   menus.renderAll();
   classes.render();

@@ -23,8 +23,9 @@ def _node() -> str | None:
 @pytest.mark.parametrize(
     "entry, parts",
     [
-        ("gradcam.js", ["lib/dom.js", "lib/maps.js", "trust-panel.js", "gradcam.js"]),
+        ("gradcam.js", ["lib/dom.js", "lib/maps.js", "trust-panel.js", "lib/brush.js", "gradcam.js"]),
         ("explore.js", ["lib/dom.js", "lib/maps.js", "explore.js"]),
+        ("compare.js", ["lib/dom.js", "lib/maps.js", "lib/brush.js", "compare.js"]),
     ],
 )
 def test_entry_modules_join_their_imports_once_in_dependency_order(entry, parts):
@@ -34,7 +35,7 @@ def test_entry_modules_join_their_imports_once_in_dependency_order(entry, parts)
     assert text.count("export default") == 1
 
 
-@pytest.mark.parametrize("entry", ["gradcam.js", "explore.js"])
+@pytest.mark.parametrize("entry", ["gradcam.js", "explore.js", "compare.js"])
 def test_joined_module_evaluates_in_node_without_touching_the_dom(entry, tmp_path):
     node = _node()
     if node is None:

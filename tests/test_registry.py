@@ -41,7 +41,7 @@ def _model():
 
 def test_builtin_methods_come_from_the_registry():
     assert gradcam_widget.METHODS == registry.names()
-    assert widget_module.SLOW_METHODS == {"scorecam"}
+    assert widget_module.SLOW_METHODS == {"scorecam", "occlusion"}
     assert trust.STRIP_METHODS == ("gradcam", "gradcam++", "hirescam", "layercam")
     assert trust.SLOW_STRIP_METHODS == ("scorecam",)
     assert trust.method_label("gradcam++") == "Grad-CAM++" and trust.method_label("odd") == "odd"

@@ -660,6 +660,8 @@ class Explainer:
                 for i, cam in zip(group, maps):
                     results[i] = cam
             return results
+        if method.kind == "perturbation":  # occlusion: forward passes of edited inputs, no features
+            return self._perturbation_maps(prepared, classes, against, method, choice, progress, cancel)
         results = []
         step = self._batch_size
         for start in range(0, len(prepared), step):
@@ -674,6 +676,29 @@ class Explainer:
             )
         self._backend.start_compiling()
         return results
+
+    def _perturbation_maps(self, prepared, classes, against, method, choice, progress, cancel) -> list[CamMap]:
+        """Maps from the model's scores of perturbed copies of each image, in batches of forward
+        passes (the backend's ``full_scores``); the passes of one image serve all of its classes. It needs
+        no features, so ``_maps`` sends it here before computing any; the computation is explain/occlusion.py's."""
+        self._sync_weights()
+        rows_of: dict = {}
+        for i, p in enumerate(prepared):
+            rows_of.setdefault(p.key, []).append(i)
+        maps: list = [None] * len(prepared)
+        for rows in rows_of.values():
+            result = method.function(
+                lambda batch: self._backend.full_scores(np.asarray(batch, np.float32), choice),
+                prepared[rows[0]].model_input,
+                [(classes[r], against[r]) for r in rows],
+                batch_size=self._batch_size,
+                progress=progress,
+                checkpoint=lambda: _check_cancel(cancel),
+            )
+            for j, r in enumerate(rows):
+                against_r = None if against[r] < 0 else against[r]
+                maps[r] = make_cam_map(result[j], classes[r], method.name, choice.name, against_r)
+        return maps
 
     def _kind_maps(self, chunk, features, classes, against, method, choice, progress, cancel) -> np.ndarray:
         """Maps before ReLU (one per row of ``classes``) of one batch: the one place that picks how a
