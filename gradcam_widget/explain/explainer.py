@@ -686,8 +686,9 @@ class Explainer:
         for i, p in enumerate(prepared):
             rows_of.setdefault(p.key, []).append(i)
         maps: list = [None] * len(prepared)
+        occlude = method.resolve()
         for rows in rows_of.values():
-            result = method.function(
+            result = occlude(
                 lambda batch: self._backend.full_scores(np.asarray(batch, np.float32), choice),
                 prepared[rows[0]].model_input,
                 [(classes[r], against[r]) for r in rows],
