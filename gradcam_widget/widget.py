@@ -20,7 +20,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from . import colormaps, kernel_hooks, static_view
+from . import colormaps, kernel_hooks, scale_modes, static_view, steps_panel
 from .frontend import front_end_source
 from . import registry
 from .background import PROGRESS_INTERVAL_S, BackgroundJob  # noqa: F401 - the interval, re-exported
@@ -68,7 +68,15 @@ def map_payload(cam, key: MapKey) -> dict:
         "raw": raw.tobytes(),
         "maximum": float(cam.maximum),
         "has_evidence": bool(cam.has_evidence),
+        **_signed_fields(cam),
     }
+
+
+def _signed_fields(cam) -> dict:
+    """The map before ReLU, for the signed scale mode (absent for maps made without it)."""
+    if cam.signed is None:
+        return {}
+    return {"signed": np.ascontiguousarray(cam.signed, dtype="<f4").tobytes(), "signed_max": cam.signed_max}
 
 
 def top_classes(probabilities: np.ndarray, logits: np.ndarray, names: list[str], k: int) -> list[dict]:
@@ -157,6 +165,12 @@ class GradCAMWidget(anywidget.AnyWidget):
     opacity = traitlets.Float(0.4).tag(sync=True)
     trust_open = traitlets.Bool(False).tag(sync=True)
     trust_scorecam = traitlets.Bool(False).tag(sync=True)
+    # Teaching (issue 17): the main view's scale mode, the step-through panel and its channel view.
+    scale_mode = traitlets.Unicode("per_map").tag(sync=True)
+    scale = traitlets.Dict().tag(sync=True)  # kernel: the modes and the shared mode's common maximum
+    steps_open = traitlets.Bool(False).tag(sync=True)
+    steps_channel = traitlets.Int(-1).tag(sync=True)  # the channel shown over the image (-1: the map)
+    steps = traitlets.Dict().tag(sync=True)  # kernel: the step-through of the selection's map
 
     def __init__(
         self,
@@ -209,6 +223,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._map_job = BackgroundJob("gradcam-widget-worker")  # slow maps; every request supersedes
         self._trust_job = BackgroundJob("gradcam-widget-trust")  # the trust report, the same way
         self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # MapKey -> finished sections
+        self._steps_panel = steps_panel.StepsPanel(self)
 
         selected = self._top_indices[0]
         key = MapKey(selected, method, layer, contrast)
@@ -238,6 +253,7 @@ class GradCAMWidget(anywidget.AnyWidget):
             **kwargs,
         )
         self._ready = True
+        self.scale = steps_panel.scale_payload(self)
         self.on_msg(_on_page_message)
         kernel_hooks.watch(self)
 
@@ -268,14 +284,14 @@ class GradCAMWidget(anywidget.AnyWidget):
         Returns False if some is still running after ``timeout`` seconds.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for job in (self._map_job, self._trust_job):
+        for job in (self._map_job, self._trust_job, self._steps_panel):
             job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.busy
 
     @property
     def busy(self) -> bool:
         """True while a slow method or the trust panel computes in the background."""
-        return self._map_job.busy or self._trust_job.busy
+        return self._map_job.busy or self._trust_job.busy or self._steps_panel.busy
 
     def open_trust_panel(self, scorecam: bool | None = None) -> None:
         """Open the trust panel from Python, as the button does (the report then computes in the
@@ -325,6 +341,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
             self._map_job.supersede()
             self._trust_job.supersede()
+            self._steps_panel.close()
         super().close()
 
     @property
@@ -339,7 +356,8 @@ class GradCAMWidget(anywidget.AnyWidget):
 
         Writes the file too when ``path`` is given.
         """
-        rgb = colormaps.overlay(self._display, self.heatmap, self.colormap, self.opacity)
+        cam = self._cam_for(self.selected_class, self.method, self.layer)
+        rgb = scale_modes.overlay(self._display, cam, self.scale_mode, self._common_maximum(), self.colormap, self.opacity)
         data = encode_png(rgb)
         if path is not None:
             Path(path).write_bytes(data)
@@ -413,6 +431,13 @@ class GradCAMWidget(anywidget.AnyWidget):
             raise traitlets.TraitError(str(err)) from None
         return proposal["value"]
 
+    @traitlets.validate("scale_mode")
+    def _valid_scale_mode(self, proposal):
+        try:
+            return scale_modes.check_mode(proposal["value"])
+        except ValueError as err:
+            raise traitlets.TraitError(str(err)) from None
+
     @traitlets.validate("colormap")
     def _valid_colormap(self, proposal):
         try:
@@ -442,6 +467,20 @@ class GradCAMWidget(anywidget.AnyWidget):
             self._start_trust()
         else:
             self._trust_job.supersede()  # closing the panel stops its work
+
+    @traitlets.observe("scale_mode", "maps", "extra_map", "selected_class")
+    def _on_scale_inputs(self, change):
+        if self._ready:
+            self.scale = steps_panel.scale_payload(self)
+
+    @traitlets.observe("steps_open", "selected_class", "method", "layer", "maps")
+    def _on_steps_inputs(self, change):
+        if self._ready:
+            self._steps_panel.update()
+
+    def _common_maximum(self) -> float:
+        """The shared scale's maximum (the classes shown), as the page's colour bar says it."""
+        return float(steps_panel.scale_payload(self)["maximum"])
 
     # ----------------------------------------------------------------- internals
     def _key(self, k: int | None = None, method: str | None = None, layer: str | None = None) -> MapKey:
@@ -684,7 +723,16 @@ class GradCAMWidget(anywidget.AnyWidget):
         data["text/plain"] = self._describe()
         exclude = kwargs.get("exclude") or ()
         try:
-            rgb = static_view.picture(self._display, self.heatmap, self.colormap, self.opacity)
+            cam = self._cam_for(self.selected_class, self.method, self.layer)
+            rgb = static_view.picture(
+                self._display,
+                self.heatmap,
+                self.colormap,
+                self.opacity,
+                cam=cam,
+                mode=self.scale_mode,
+                common_maximum=self._common_maximum(),
+            )
             png = encode_png(rgb)
         except Exception:  # noqa: BLE001 - no picture is better than no output at all
             return data, metadata
@@ -702,6 +750,8 @@ class GradCAMWidget(anywidget.AnyWidget):
             f"Showing: {name} (#{k}) · {self.method} · layer {self.layer} · {self.colormap}, "
             f"opacity {round(self.opacity * 100)}%"
         )
+        if self.scale_mode != "per_map":
+            shown += f" · scale: {scale_modes.LABELS[self.scale_mode]}"
         return static_view.static_html(
             png,
             width,
@@ -817,7 +867,18 @@ def _check_opacity(value) -> None:
 
 
 #: Traits the page may set; the kernel computes every other one (a page setting those is refused).
-PAGE_TRAITS = ("selected_class", "method", "layer", "colormap", "opacity", "trust_open", "trust_scorecam")
+PAGE_TRAITS = (
+    "selected_class",
+    "method",
+    "layer",
+    "colormap",
+    "opacity",
+    "trust_open",
+    "trust_scorecam",
+    "scale_mode",
+    "steps_open",
+    "steps_channel",
+)
 
 
 def _check_from_page(widget, name: str, value):
@@ -848,6 +909,14 @@ def _check_from_page(widget, name: str, value):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"opacity must be a number in [0, 1], got {_shown(value)}.")
         return float(value)
+    if name == "scale_mode":
+        if not isinstance(value, str) or value not in scale_modes.MODES:
+            raise ValueError(f"unknown scale mode {_shown(value)}; use one of: {', '.join(scale_modes.MODES)}.")
+        return value
+    if name == "steps_channel":
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+            raise TypeError(f"steps_channel must be a channel number or -1, got {_shown(value)}.")
+        return value
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be true or false, got {_shown(value)}.")
     return value
