@@ -357,7 +357,9 @@ class GradCAMWidget(anywidget.AnyWidget):
         Writes the file too when ``path`` is given.
         """
         cam = self._cam_for(self.selected_class, self.method, self.layer)
-        rgb = scale_modes.overlay(self._display, cam, self.scale_mode, self._common_maximum(), self.colormap, self.opacity)
+        rgb = scale_modes.overlay(
+            self._display, cam, self.scale_mode, self._common_maximum(), self.colormap, self.opacity
+        )
         data = encode_png(rgb)
         if path is not None:
             Path(path).write_bytes(data)

@@ -162,3 +162,23 @@ def test_signed_picture_paints_negative_evidence_blue(case):
     red = rgb[up > up.max() / 2]
     assert len(blue) and len(red)
     assert (blue[:, 2] > blue[:, 0]).all() and (red[:, 0] > red[:, 2]).all()
+
+
+def test_the_scrubber_computes_a_layer_once():
+    """The widget moved to another layer: one forward pass to it on the first visit, none after."""
+    from gradcam_widget.widget import GradCAMWidget
+
+    model = gap_classifier(num_classes=3, softmax="dense")
+    explainer = Explainer(model, compiled=False)
+    widget = GradCAMWidget(explainer, random_image(32, seed=2))
+    assert widget.layers == ["conv_a", "conv_last"]  # shallow to deep: the scrubber's order
+    forwards = []
+    make = explainer._features_scores_fn
+    explainer._features_scores_fn = lambda choice: (forwards.append(choice.name), make(choice))[1]
+    widget.layer = "conv_a"
+    assert forwards == ["conv_a"]
+    widget.layer = "conv_last"
+    widget.layer = "conv_a"
+    assert forwards == ["conv_a"]
+    assert widget.status["state"] == "ready" and widget.status["layer"] == "conv_a"
+    widget.close()

@@ -83,7 +83,9 @@ def map_steps(explainer, image, class_index=None, method: str = "gradcam", *, la
         weights = _eigen_component(a)
         products = weights * used
     else:
-        g = np.asarray(_as_grid(choice, _engine_gradients(explainer, choice, a_cut, class_index, against))[0], np.float64)
+        g = np.asarray(
+            _as_grid(choice, _engine_gradients(explainer, choice, a_cut, class_index, against))[0], np.float64
+        )
         used = a
         weighting, weights, products = _gradient_weights(info.name, a, g)
     signed = products.sum(axis=-1)

@@ -93,7 +93,9 @@ def test_teaching_controls_keyboard_only(open_notebook):
     # --- shared mode: the weaker class is drawn at m2/m1 of the strongest.
     page.keyboard.press("ArrowUp")
     kernel.wait_for("w.scale_mode", "shared")
-    maxima = kernel.eval("{t['index']: float(w._cam_for(t['index'], w.method, w.layer).maximum) for t in w.top_classes}")
+    maxima = kernel.eval(
+        "{t['index']: float(w._cam_for(t['index'], w.method, w.layer).maximum) for t in w.top_classes}"
+    )
     common = kernel.eval("w.scale['maximum']")
     assert common == pytest.approx(max(maxima.values()))
     drawn = {}
