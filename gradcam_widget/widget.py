@@ -57,8 +57,9 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def map_payload(cam, key: MapKey) -> dict:
-    """One map as the browser receives it, tagged with the request it answers (see protocol)."""
+def map_payload(cam, key: MapKey, signed: bool = False) -> dict:
+    """One map as the browser receives it, tagged with the request it answers (see protocol).
+    ``signed``: with the map before ReLU too (the signed scale mode draws it)."""
     raw = np.ascontiguousarray(cam.raw, dtype="<f4")
     height, width = raw.shape
     return {
@@ -68,7 +69,7 @@ def map_payload(cam, key: MapKey) -> dict:
         "raw": raw.tobytes(),
         "maximum": float(cam.maximum),
         "has_evidence": bool(cam.has_evidence),
-        **_signed_fields(cam),
+        **(_signed_fields(cam) if signed else {}),
     }
 
 
@@ -369,7 +370,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         """Every map computed so far (top-k and on demand, all methods and layers), as the browser
         receives them; what a saved page (``save_html``) can show without a kernel."""
         entries = self._cache.snapshot()
-        return [map_payload(cam, key) for key, cam in entries]
+        return [map_payload(cam, key, signed=True) for key, cam in entries]
 
     def save_html(self, path, title: str = "Grad-CAM") -> int:
         """Save this widget as one self-contained, offline HTML page (see
@@ -472,8 +473,24 @@ class GradCAMWidget(anywidget.AnyWidget):
 
     @traitlets.observe("scale_mode", "maps", "extra_map", "selected_class")
     def _on_scale_inputs(self, change):
-        if self._ready:
-            self.scale = steps_panel.scale_payload(self)
+        if not self._ready:
+            return
+        if change["name"] == "scale_mode" and "signed" in (change["old"], change["new"]):
+            self._resend_maps()  # the maps before ReLU travel only while the signed mode needs them
+        scale = steps_panel.scale_payload(self)
+        if scale != self.scale:
+            self.scale = scale
+
+    def _resend_maps(self) -> None:
+        """The maps on the page again, with (signed mode) or without their values before ReLU."""
+        signed = self.scale_mode == "signed"
+        key = self._key()
+        with self.hold_sync():
+            if self._topk_key == key.view():
+                self.maps = [map_payload(cam, key.for_class(k), signed=signed) for k, cam in self._topk_cams.items()]
+            shown = self._cache.get_fresh(key)
+            if shown is not None and key.class_index not in self._topk_cams:
+                self.extra_map = map_payload(shown, key, signed=signed)
 
     @traitlets.observe("steps_open", "selected_class", "method", "layer", "maps")
     def _on_steps_inputs(self, change):
@@ -574,7 +591,7 @@ class GradCAMWidget(anywidget.AnyWidget):
     def _send_extra(self, cam, key: MapKey) -> None:
         self._last_error = None
         with self.hold_sync():
-            self.extra_map = map_payload(cam, key)
+            self.extra_map = map_payload(cam, key, signed=self.scale_mode == "signed")
             self.status = _status("ready", "", key)
 
     def _refresh(self) -> None:
@@ -599,9 +616,10 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._store_topk(cams, key)
         self._last_error = None
         with self.hold_sync():
-            self.maps = [map_payload(cams[i], key.for_class(c)) for i, c in enumerate(self._top_indices)]
+            signed = self.scale_mode == "signed"
+            self.maps = [map_payload(cams[i], key.for_class(c), signed=signed) for i, c in enumerate(self._top_indices)]
             if key.class_index not in self._top_indices:
-                self.extra_map = map_payload(cams[-1], key)
+                self.extra_map = map_payload(cams[-1], key, signed=signed)
             self.status = _status("ready", "", key)
 
     def _compute(self, work, finish, key: MapKey) -> None:

@@ -23,7 +23,7 @@ def _node() -> str | None:
 @pytest.mark.parametrize(
     "entry, parts",
     [
-        ("gradcam.js", ["lib/dom.js", "lib/maps.js", "trust-panel.js", "gradcam.js"]),
+        ("gradcam.js", ["lib/dom.js", "lib/maps.js", "trust-panel.js", "lib/scale.js", "lib/steps.js", "gradcam.js"]),
         ("explore.js", ["lib/dom.js", "lib/maps.js", "explore.js"]),
     ],
 )
