@@ -182,3 +182,45 @@ def test_the_scrubber_computes_a_layer_once():
     assert forwards == ["conv_a"]
     assert widget.status["state"] == "ready" and widget.status["layer"] == "conv_a"
     widget.close()
+
+
+def test_widget_panel_and_scale_modes_follow_the_kernel(tmp_path):
+    """The widget's traits: the steps of the selection, the page's values checked, the picture and the
+    exported still follow the scale mode, maps carry their signed values only in the signed mode."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from gradcam_widget.widget import GradCAMWidget
+
+    model = vgg_style()
+    widget = GradCAMWidget(Explainer(model, compiled=False), random_image(32, seed=3), top_k=4)
+    assert widget.steps == {} and "signed" not in widget.maps[0]
+    widget.steps_open = True
+    steps = widget.steps
+    assert steps["state"] == "ready" and steps["class_index"] == widget.selected_class
+    assert steps["layer"] == widget.layer and len(steps["channels"]) == 6
+    assert steps["positive"] + steps["negative"] <= steps["num_channels"] == 12
+    widget.selected_class = widget.top_classes[1]["index"]
+    assert widget.steps["class_index"] == widget.selected_class  # the panel follows the selection
+
+    widget.set_state({"scale_mode": "<img src=x>"})
+    assert widget.scale_mode == "per_map" and "unknown scale mode" in widget.notice
+    per_map = np.asarray(Image.open(io.BytesIO(widget.to_png())))
+    widget.set_state({"scale_mode": "signed"})
+    assert widget.scale_mode == "signed" and "signed" in widget.maps[0]
+    cam = widget._cam_for(widget.selected_class, widget.method, widget.layer)
+    signed = np.asarray(Image.open(io.BytesIO(widget.to_png(tmp_path / "signed.png"))))
+    expected = scale_modes.overlay(widget.display_image, cam, "signed", 0.0, widget.colormap, widget.opacity)
+    np.testing.assert_array_equal(signed, expected)
+    assert not np.array_equal(signed, per_map)
+    data, _ = widget._repr_mimebundle_()
+    still = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))))
+    assert still.shape[:2] == (256, 256) and "scale: Signed" in data["text/html"]
+    widget.scale_mode = "shared"
+    assert "signed" not in widget.maps[0]
+    assert widget.scale["maximum"] == max(c.maximum for c in widget._topk_cams.values())
+    widget.set_state({"steps_channel": "3"})
+    assert widget.steps_channel == -1 and widget.notice
+    widget.close()

@@ -67,7 +67,10 @@ export function scaledValues(map, signed, mode, commonMaximum) {
     const high = common > 0 ? `shared max ${formatRaw(common)}` : "0 · no positive evidence";
     return { values, factor: common > 0 ? common : 0, signed: false, low: "0", high };
   }
-  const high = map.hasEvidence ? formatRaw(map.maximum) : "0 · no positive evidence";
+  // The signed mode without the values before ReLU (a saved page made in another mode; a moment
+  // while the kernel sends them): drawn per map, and the colour bar says so.
+  const missing = mode === "signed" ? " · per map: no values before ReLU here" : "";
+  const high = (map.hasEvidence ? formatRaw(map.maximum) : "0 · no positive evidence") + missing;
   return { values: map.normalised, factor: map.maximum, signed: false, low: "0", high };
 }
 

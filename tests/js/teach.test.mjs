@@ -36,7 +36,9 @@ test("signed mode: values before ReLU over their largest magnitude, a symmetric 
   assert.equal(scaled.low, "−3.0e+0");
   assert.equal(scaled.high, "+3.0e+0");
   // Without values before ReLU the map is drawn as it is (never a made-up sign).
-  assert.equal(scaledValues(parseMapEntry(entry), null, "signed", 0).signed, false);
+  const fallback = scaledValues(parseMapEntry(entry), null, "signed", 0);
+  assert.equal(fallback.signed, false);
+  assert.match(fallback.high, /per map: no values before ReLU/);
   assert.equal(parseSigned({ ...entry, signed: f32([1]) }), null);
 });
 
