@@ -118,6 +118,19 @@ def test_eigencam_and_scorecam_steps_end_at_their_maps():
     np.testing.assert_allclose(score.relu, cam.raw, atol=1e-5)
 
 
+def test_a_method_without_channel_weights_is_refused_not_guessed(case, monkeypatch):
+    from gradcam_widget import registry
+    from gradcam_widget.registry import MethodInfo
+
+    _, explainer, image = case
+    entry = MethodInfo(
+        "blur_probe", "Blur probe", "masked", "gradcam_widget.explain.methods:scorecam_combine", slow=True
+    )
+    monkeypatch.setitem(registry._REGISTRY, "blur_probe", entry)  # a method registered by someone else
+    with pytest.raises(ValueError, match="Blur probe does not build its map from channel weights"):
+        explainer.map_steps(image, 0, "blur_probe")
+
+
 def test_the_panel_reuses_cached_features(case):
     """Opening the panel on a shown map: no new forward pass through the model (features cached)."""
     model, explainer, image = case

@@ -18,6 +18,8 @@ from .head_ops import _as_grid, _target_scores
 from .methods import get_method
 from .results import MapSteps
 
+#: The methods whose weighting the step-through knows (registry names).
+STEPPED_METHODS = ("gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam")
 #: Channels shown as thumbnails (those with the largest |contribution| to the signed sum).
 TOP_CHANNELS = 6
 _EPS = 1e-7  # methods.py's guard against 0/0 in Grad-CAM++ and XGrad-CAM
@@ -62,6 +64,11 @@ def _engine_masked_scores(explainer, prepared, choice, class_index: int, contras
 def map_steps(explainer, image, class_index=None, method: str = "gradcam", *, layer=None, contrast=None) -> MapSteps:
     """The step-through of one map (see :class:`~gradcam_widget.explain.results.MapSteps`)."""
     info = get_method(method)
+    if info.name not in STEPPED_METHODS:
+        raise ValueError(
+            f"the step-through shows how {', '.join(STEPPED_METHODS)} weight the layer's channels; "
+            f"{info.label} does not build its map from channel weights. Pick one of those methods."
+        )
     prepared = explainer.prepare(image)
     choice = _engine_layer(explainer, layer)
     if class_index is None:
@@ -75,10 +82,10 @@ def map_steps(explainer, image, class_index=None, method: str = "gradcam", *, la
     a_cut = _engine_activations(explainer, prepared, choice)
     a = np.asarray(_as_grid(choice, a_cut)[0], np.float64)  # (h, w, k)
     gains = None
-    if info.masked_passes:
+    if info.name == "scorecam":
         weighting, weights, used, gains = _scorecam_weights(explainer, prepared, choice, class_index, against, a)
         products = weights * used
-    elif not info.needs_gradients:
+    elif info.name == "eigencam":
         weighting, used = "component", a - a.reshape(-1, a.shape[-1]).mean(axis=0)
         weights = _eigen_component(a)
         products = weights * used
