@@ -101,6 +101,20 @@ def test_other_gradient_methods_show_their_own_weighting(case, method):
     close(steps.relu, explainer.cam(image, 1, method).raw)
 
 
+def test_gradcam_steps_without_the_pooled_head_shortcut():
+    """A head whose Dense is the score layer (no pooling shortcut): the weights come from the plain
+    head backward, and the steps still end at the explainer's map."""
+    from engine_models import residual_model
+
+    explainer = Explainer(residual_model(), layer="block_out", compiled=False)
+    image = random_image(32, seed=4)
+    for cls in range(3):
+        steps = explainer.map_steps(image, cls)
+        close(steps.relu, explainer.cam(image, cls).raw)
+        top = steps.top
+        close(steps.contributions[top], steps.weights[top] * steps.channels.sum(axis=(1, 2)))
+
+
 def test_eigencam_and_scorecam_steps_end_at_their_maps():
     model = gap_classifier(num_classes=3, softmax="dense")
     explainer = Explainer(model, compiled=False, scorecam_channels=8)

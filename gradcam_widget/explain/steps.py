@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .head_ops import _as_grid, _target_scores
+from .head_ops import _as_grid, _offset_scores, _positions, _target_scores
 from .methods import get_method
 from .results import MapSteps
 
@@ -31,10 +31,27 @@ def _engine_layer(explainer, layer):
     return explainer._choice(layer)
 
 
-def _engine_activations(explainer, prepared, choice) -> tf.Tensor:
-    """A (1, h, w, k) for one prepared image, from the feature cache (one forward on a miss)."""
-    a, _, _ = explainer._features_z([prepared], choice)
-    return a[:1]
+def _engine_activations(explainer, prepared, choice):
+    """A (1, h, w, k) for one prepared image and the pooled head's z (or None), from the feature cache
+    (one forward on a miss)."""
+    a, _, z = explainer._features_z([prepared], choice)
+    return a[:1], (None if z is None else z[:1])
+
+
+def _engine_mean_gradient(explainer, choice, a, z, class_index: int, contrast: int):
+    """Grad-CAM's weights through the pooled-head shortcut the explainer's own map uses (head_ops.
+    _PooledDense: the backward stops at the pooling, never through a VGG-sized Dense kernel), or None
+    when the head has no such shortcut."""
+    pd = None if z is None else explainer._pooled_dense(choice)
+    if pd is None:
+        return None
+    scores_from = explainer._dense_scores(choice, pd)
+    offset = tf.zeros((1, int(a.shape[-1])))
+    with tf.GradientTape() as tape:
+        tape.watch(offset)
+        scores = _offset_scores(pd, scores_from, z, offset)
+        picked = _target_scores(scores, tf.constant([class_index], tf.int32), tf.constant([contrast], tf.int32))
+    return tape.gradient(picked, offset)[0] / _positions(a)
 
 
 def _engine_gradients(explainer, choice, a, class_index: int, contrast: int) -> tf.Tensor:
@@ -79,7 +96,7 @@ def map_steps(explainer, image, class_index=None, method: str = "gradcam", *, la
         raise ValueError("contrast= is the same class as class_index; a contrastive map compares two classes.")
     if info.class_agnostic and against >= 0:
         raise ValueError(f"{info.name} is class-agnostic, so it has no contrastive form.")
-    a_cut = _engine_activations(explainer, prepared, choice)
+    a_cut, z = _engine_activations(explainer, prepared, choice)
     a = np.asarray(_as_grid(choice, a_cut)[0], np.float64)  # (h, w, k)
     gains = None
     if info.name == "scorecam":
@@ -89,6 +106,12 @@ def map_steps(explainer, image, class_index=None, method: str = "gradcam", *, la
         weighting, used = "component", a - a.reshape(-1, a.shape[-1]).mean(axis=0)
         weights = _eigen_component(a)
         products = weights * used
+    elif (
+        info.name == "gradcam"
+        and (alpha := _engine_mean_gradient(explainer, choice, a_cut, z, class_index, against)) is not None
+    ):
+        weighting, weights, used = "channel", np.asarray(alpha, np.float64), a
+        products = weights * a
     else:
         g = np.asarray(
             _as_grid(choice, _engine_gradients(explainer, choice, a_cut, class_index, against))[0], np.float64
