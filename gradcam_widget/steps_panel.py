@@ -136,6 +136,10 @@ class StepsPanel:
     def close(self) -> None:
         self._job.supersede()
 
+    def stop(self, reason: str) -> None:
+        """Stop a running (Score-CAM) step-through, as an interrupt stops the other workers."""
+        self._job.stop(reason)
+
     def update(self) -> None:
         widget = self._widget
         self._job.supersede()

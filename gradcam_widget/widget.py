@@ -335,6 +335,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         ``reason`` in place of what was being computed. Called on a kernel interrupt."""
         self._map_job.stop(reason)
         self._trust_job.stop(reason)
+        self._steps_panel.stop(reason)
 
     def close(self):
         """Close the widget; its background work stops at its next batch."""
