@@ -209,10 +209,10 @@ function buildStepsDom() {
   const reluRange = element("div", "gcw-steps-range");
   four.box.append(relu, reluRange);
   const five = step("5", "Upsampled over the image");
-  const overStage = element("div", "gcw-steps-over");
-  const overImage = /** @type {HTMLImageElement} */ (element("img", "gcw-steps-over-image", { alt: "", draggable: "false" }));
+  // The image is the stage's background (the widget's own blob URL), the map a canvas on top.
+  const overStage = element("div", "gcw-steps-over", { "data-testid": "gcw-steps-over-stage" });
   const over = /** @type {HTMLCanvasElement} */ (element("canvas", "gcw-steps-over-map", { "data-testid": "gcw-steps-over", role: "img" }));
-  overStage.append(overImage, over);
+  overStage.append(over);
   const overCaption = element("div", "gcw-steps-range", { "data-testid": "gcw-steps-over-caption" });
   const showMap = element("button", "gcw-steps-show-map", { type: "button", "data-testid": "gcw-steps-show-map" }, "Show the map again");
   five.box.append(overStage, overCaption, showMap);
@@ -221,7 +221,7 @@ function buildStepsDom() {
   panel.append(status, grid);
   for (const control of [toggle, showMap]) suppressNotebookShortcuts(control);
   return {
-    toggle, panel, status, channels, chart, counts, signed, signedRange, relu, reluRange, overImage, over, overCaption, showMap,
+    toggle, panel, status, channels, chart, counts, signed, signedRange, relu, reluRange, overStage, over, overCaption, showMap,
     equations: { activations: one.equation, weights: two.equation, sum: three.equation, relu: four.equation, upsample: five.equation },
   };
 }
@@ -342,8 +342,10 @@ export function createStepsSection({ model, onModel, onDom, image, currentTable,
     put(dom.over, size.width, size.height, colorize(up, currentTable()));
     dom.over.style.width = `${size.width}px`;
     dom.over.style.opacity = String(Number(model.get("opacity")) || 0.4);
-    dom.overImage.style.width = `${size.width}px`;
-    if (dom.overImage.src !== image.src) dom.overImage.src = image.src;
+    dom.overStage.style.width = `${size.width}px`;
+    dom.overStage.style.height = `${size.height}px`;
+    const background = image.src ? `url("${image.src}")` : "";
+    if (dom.overStage.style.backgroundImage !== background) dom.overStage.style.backgroundImage = background;
     dom.over.dataset.channel = channel ? String(channel.channel) : "";
     const caption = channel ? `channel ${channel.channel} (A^k from ${formatRaw(channel.low)} to ${formatRaw(channel.high)}) over the image` : "the map over the image";
     dom.overCaption.textContent = caption;
