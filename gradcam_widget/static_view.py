@@ -30,8 +30,18 @@ def display_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def picture(image: np.ndarray, heatmap: np.ndarray, colormap: str, opacity: float) -> np.ndarray:
-    """The overlay as the widget shows it, at display size (uint8 RGB)."""
+def picture(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    colormap: str,
+    opacity: float,
+    *,
+    cam=None,
+    mode: str = "per_map",
+    common_maximum: float = 0.0,
+) -> np.ndarray:
+    """The overlay as the widget shows it, at display size (uint8 RGB). With ``cam``, drawn in the
+    widget's scale ``mode`` (gradcam_widget/scale_modes.py; ``heatmap`` is the per-map view)."""
     import cv2
 
     height, width = image.shape[:2]
@@ -41,6 +51,10 @@ def picture(image: np.ndarray, heatmap: np.ndarray, colormap: str, opacity: floa
         image = cv2.resize(
             np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         )
+    if cam is not None and mode != "per_map":
+        from . import scale_modes
+
+        return scale_modes.overlay(image, cam, mode, common_maximum, colormap, opacity)
     return colormaps.overlay(image, heatmap, colormap, opacity)
 
 

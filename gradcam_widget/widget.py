@@ -20,7 +20,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from . import colormaps, kernel_hooks, static_view
+from . import colormaps, kernel_hooks, scale_modes, static_view, steps_panel
 from .frontend import front_end_source
 from . import registry
 from .background import PROGRESS_INTERVAL_S, BackgroundJob  # noqa: F401 - the interval, re-exported
@@ -62,8 +62,9 @@ def encode_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
     return buf.getvalue()
 
 
-def map_payload(cam, key: MapKey) -> dict:
-    """One map as the browser receives it, tagged with the request it answers (see protocol)."""
+def map_payload(cam, key: MapKey, signed: bool = False) -> dict:
+    """One map as the browser receives it, tagged with the request it answers (see protocol).
+    ``signed``: with the map before ReLU too (the signed scale mode draws it)."""
     raw = np.ascontiguousarray(cam.raw, dtype="<f4")
     height, width = raw.shape
     return {
@@ -73,7 +74,15 @@ def map_payload(cam, key: MapKey) -> dict:
         "raw": raw.tobytes(),
         "maximum": float(cam.maximum),
         "has_evidence": bool(cam.has_evidence),
+        **(_signed_fields(cam) if signed else {}),
     }
+
+
+def _signed_fields(cam) -> dict:
+    """The map before ReLU, for the signed scale mode (absent for maps made without it)."""
+    if cam.signed is None:
+        return {}
+    return {"signed": np.ascontiguousarray(cam.signed, dtype="<f4").tobytes(), "signed_max": cam.signed_max}
 
 
 def top_classes(probabilities: np.ndarray, logits: np.ndarray, names: list[str], k: int) -> list[dict]:
@@ -167,6 +176,12 @@ class GradCAMWidget(anywidget.AnyWidget):
     edit = traitlets.Dict().tag(sync=True)
     edit_state = traitlets.Dict().tag(sync=True)
     edit_fills = traitlets.List(traitlets.Unicode(), default_value=list(whatif.FILLS)).tag(sync=True)
+    # Teaching (issue 17): the main view's scale mode, the step-through panel and its channel view.
+    scale_mode = traitlets.Unicode("per_map").tag(sync=True)
+    scale = traitlets.Dict().tag(sync=True)  # kernel: the modes and the shared mode's common maximum
+    steps_open = traitlets.Bool(False).tag(sync=True)
+    steps_channel = traitlets.Int(-1).tag(sync=True)  # the channel shown over the image (-1: the map)
+    steps = traitlets.Dict().tag(sync=True)  # kernel: the step-through of the selection's map
 
     def __init__(
         self,
@@ -219,6 +234,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._map_job = BackgroundJob("gradcam-widget-worker")  # slow maps; every request supersedes
         self._trust_job = BackgroundJob("gradcam-widget-trust")  # the trust report, the same way
         self._trust_done: _LRU = _LRU(TRUST_CACHE_SIZE)  # MapKey -> finished sections
+        self._steps_panel = steps_panel.StepsPanel(self)
 
         selected = self._top_indices[0]
         key = MapKey(selected, method, layer, contrast)
@@ -251,6 +267,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._original_probabilities = np.asarray(scores.probabilities, dtype=np.float64).reshape(-1)
         self._edits = EditSession(self, image)
         self._ready = True
+        self.scale = steps_panel.scale_payload(self)
         self.on_msg(_on_page_message)
         kernel_hooks.watch(self)
 
@@ -282,14 +299,14 @@ class GradCAMWidget(anywidget.AnyWidget):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         self._edits.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        for job in (self._map_job, self._trust_job):
+        for job in (self._map_job, self._trust_job, self._steps_panel):
             job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.busy
 
     @property
     def busy(self) -> bool:
         """True while a slow method or the trust panel computes in the background."""
-        return self._map_job.busy or self._trust_job.busy or self._edits.busy
+        return self._map_job.busy or self._trust_job.busy or self._edits.busy or self._steps_panel.busy
 
     @property
     def edited_image(self) -> np.ndarray:
@@ -353,6 +370,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         ``reason`` in place of what was being computed. Called on a kernel interrupt."""
         self._map_job.stop(reason)
         self._trust_job.stop(reason)
+        self._steps_panel.stop(reason)
 
     def close(self):
         """Close the widget; its background work stops at its next batch."""
@@ -364,6 +382,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         if hasattr(self, "_trust_job"):  # not when construction failed (then __del__ closes)
             self._map_job.supersede()
             self._trust_job.supersede()
+            self._steps_panel.close()
         super().close()
 
     @property
@@ -378,7 +397,10 @@ class GradCAMWidget(anywidget.AnyWidget):
 
         Writes the file too when ``path`` is given.
         """
-        rgb = colormaps.overlay(self._display, self.heatmap, self.colormap, self.opacity)
+        cam = self._cam_for(self.selected_class, self.method, self.layer)
+        rgb = scale_modes.overlay(
+            self._display, cam, self.scale_mode, self._common_maximum(), self.colormap, self.opacity
+        )
         data = encode_png(rgb)
         if path is not None:
             Path(path).write_bytes(data)
@@ -388,7 +410,7 @@ class GradCAMWidget(anywidget.AnyWidget):
         """Every map computed so far (top-k and on demand, all methods and layers), as the browser
         receives them; what a saved page (``save_html``) can show without a kernel."""
         entries = self._cache.snapshot()
-        return [map_payload(cam, key) for key, cam in entries]
+        return [map_payload(cam, key, signed=True) for key, cam in entries]
 
     def save_html(self, path, title: str = "Grad-CAM") -> int:
         """Save this widget as one self-contained, offline HTML page (see
@@ -451,6 +473,13 @@ class GradCAMWidget(anywidget.AnyWidget):
         except ValueError as err:
             raise traitlets.TraitError(str(err)) from None
         return proposal["value"]
+
+    @traitlets.validate("scale_mode")
+    def _valid_scale_mode(self, proposal):
+        try:
+            return scale_modes.check_mode(proposal["value"])
+        except ValueError as err:
+            raise traitlets.TraitError(str(err)) from None
 
     @traitlets.validate("colormap")
     def _valid_colormap(self, proposal):
@@ -521,6 +550,36 @@ class GradCAMWidget(anywidget.AnyWidget):
             self._start_trust()
         else:
             self._trust_job.supersede()  # closing the panel stops its work
+
+    @traitlets.observe("scale_mode", "maps", "extra_map", "selected_class")
+    def _on_scale_inputs(self, change):
+        if not self._ready:
+            return
+        if change["name"] == "scale_mode" and "signed" in (change["old"], change["new"]):
+            self._resend_maps()  # the maps before ReLU travel only while the signed mode needs them
+        scale = steps_panel.scale_payload(self)
+        if scale != self.scale:
+            self.scale = scale
+
+    def _resend_maps(self) -> None:
+        """The maps on the page again, with (signed mode) or without their values before ReLU."""
+        signed = self.scale_mode == "signed"
+        key = self._key()
+        with self.hold_sync():
+            if self._topk_key == key.view():
+                self.maps = [map_payload(cam, key.for_class(k), signed=signed) for k, cam in self._topk_cams.items()]
+            shown = self._cache.get_fresh(key)
+            if shown is not None and key.class_index not in self._topk_cams:
+                self.extra_map = map_payload(shown, key, signed=signed)
+
+    @traitlets.observe("steps_open", "selected_class", "method", "layer", "maps")
+    def _on_steps_inputs(self, change):
+        if self._ready:
+            self._steps_panel.update()
+
+    def _common_maximum(self) -> float:
+        """The shared scale's maximum (the classes shown), as the page's colour bar says it."""
+        return float(steps_panel.scale_payload(self)["maximum"])
 
     # ----------------------------------------------------------------- internals
     def _key(self, k: int | None = None, method: str | None = None, layer: str | None = None) -> MapKey:
@@ -612,7 +671,7 @@ class GradCAMWidget(anywidget.AnyWidget):
     def _send_extra(self, cam, key: MapKey) -> None:
         self._last_error = None
         with self.hold_sync():
-            self.extra_map = map_payload(cam, key)
+            self.extra_map = map_payload(cam, key, signed=self.scale_mode == "signed")
             self.status = _status("ready", "", key)
 
     def _refresh(self) -> None:
@@ -637,9 +696,10 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._store_topk(cams, key)
         self._last_error = None
         with self.hold_sync():
-            self.maps = [map_payload(cams[i], key.for_class(c)) for i, c in enumerate(self._top_indices)]
+            signed = self.scale_mode == "signed"
+            self.maps = [map_payload(cams[i], key.for_class(c), signed=signed) for i, c in enumerate(self._top_indices)]
             if key.class_index not in self._top_indices:
-                self.extra_map = map_payload(cams[-1], key)
+                self.extra_map = map_payload(cams[-1], key, signed=signed)
             self.status = _status("ready", "", key)
 
     def _compute(self, work, finish, key: MapKey) -> None:
@@ -763,7 +823,16 @@ class GradCAMWidget(anywidget.AnyWidget):
         data["text/plain"] = self._describe()
         exclude = kwargs.get("exclude") or ()
         try:
-            rgb = static_view.picture(self._display, self.heatmap, self.colormap, self.opacity)
+            cam = self._cam_for(self.selected_class, self.method, self.layer)
+            rgb = static_view.picture(
+                self._display,
+                self.heatmap,
+                self.colormap,
+                self.opacity,
+                cam=cam,
+                mode=self.scale_mode,
+                common_maximum=self._common_maximum(),
+            )
             png = encode_png(rgb)
         except Exception:  # noqa: BLE001 - no picture is better than no output at all
             return data, metadata
@@ -781,6 +850,8 @@ class GradCAMWidget(anywidget.AnyWidget):
             f"Showing: {name} (#{k}) · {self.method} · layer {self.layer} · {self.colormap}, "
             f"opacity {round(self.opacity * 100)}%"
         )
+        if self.scale_mode != "per_map":
+            shown += f" · scale: {scale_modes.LABELS[self.scale_mode]}"
         return static_view.static_html(
             png,
             width,
@@ -889,7 +960,19 @@ def _check_opacity(value) -> None:
 
 
 #: Traits the page may set; the kernel computes every other one (a page setting those is refused).
-PAGE_TRAITS = ("selected_class", "method", "layer", "colormap", "opacity", "trust_open", "trust_scorecam", "edit")
+PAGE_TRAITS = (
+    "selected_class",
+    "method",
+    "layer",
+    "colormap",
+    "opacity",
+    "trust_open",
+    "trust_scorecam",
+    "scale_mode",
+    "steps_open",
+    "steps_channel",
+    "edit",
+)
 
 
 def _check_from_page(widget, name: str, value):
@@ -923,6 +1006,14 @@ def _check_from_page(widget, name: str, value):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"opacity must be a number in [0, 1], got {_shown(value)}.")
         return float(value)
+    if name == "scale_mode":
+        if not isinstance(value, str) or value not in scale_modes.MODES:
+            raise ValueError(f"unknown scale mode {_shown(value)}; use one of: {', '.join(scale_modes.MODES)}.")
+        return value
+    if name == "steps_channel":
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+            raise TypeError(f"steps_channel must be a channel number or -1, got {_shown(value)}.")
+        return value
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be true or false, got {_shown(value)}.")
     return value

@@ -18,7 +18,6 @@ import {
   filterClasses,
   fitDisplaySize,
   formatPercent,
-  formatRaw,
   formatReadout,
   greyTable,
   mapKey,
@@ -28,7 +27,9 @@ import {
   statusMatches,
   upsampleBilinear,
 } from "./lib/maps.js";
-import { createTrustSection } from "./trust-panel.js";
+import { colorizeDiverging, createTrustSection } from "./trust-panel.js";
+import { divergingTableOf, drawnMaximum, parseSigned, scaleMode, scaledValues, scaleOptions } from "./lib/scale.js";
+import { createStepsSection } from "./lib/steps.js";
 import { createBrush } from "./lib/brush.js";
 
 /**
@@ -111,6 +112,14 @@ function buildDom() {
   const opacityValue = element("output", "gcw-opacity-value");
   const opacityRow = element("div", "gcw-opacity-row");
   opacityRow.append(opacity, opacityValue);
+  // Teaching (issue 17): the scale mode, and the layer as a slider from shallow to deep.
+  const scale = /** @type {HTMLSelectElement} */ (element("select", "gcw-select", { "data-testid": "gcw-scale" }));
+  const scrubber = /** @type {HTMLInputElement} */ (
+    element("input", "gcw-scrubber", { "data-testid": "gcw-scrubber", type: "range", min: "0", max: "0", step: "1" })
+  );
+  const scrubberValue = element("output", "gcw-scrubber-value", { "data-testid": "gcw-scrubber-value" });
+  const scrubberRow = element("div", "gcw-opacity-row");
+  scrubberRow.append(scrubber, scrubberValue);
 
   const controls = element("div", "gcw-controls");
   controls.append(
@@ -121,14 +130,17 @@ function buildDom() {
     searchBox,
     labelled("Method", method),
     labelled("Layer", layer),
+    labelled("Layer depth (shallow to deep)", scrubberRow),
     labelled("Colormap", colormap),
+    labelled("Scale", scale),
     labelled("Opacity", opacityRow),
   );
   root.append(picture, controls);
-  for (const control of [search, method, layer, colormap, opacity, refresh]) suppressNotebookShortcuts(control);
+  for (const control of [search, method, layer, colormap, opacity, refresh, scale, scrubber]) suppressNotebookShortcuts(control);
   return {
     root, picture, stage, image, overlay, status, note, readout, colorbar, colorbarMax, stale, refresh, notice,
     classList, selected, search, results, method, layer, colormap, opacity, opacityValue, controls,
+    colorbarMin, scale, scrubber, scrubberValue,
   };
 }
 
@@ -355,7 +367,29 @@ function createMenus({ model, dom, onModel, onDom, paint }) {
   }
 
   function renderLayers() {
-    fillSelect(dom.layer, asArray(model.get("layers")).map(String), String(model.get("layer") ?? ""));
+    const layers = asArray(model.get("layers")).map(String);
+    const current = String(model.get("layer") ?? "");
+    fillSelect(dom.layer, layers, current);
+    // The scrubber: candidate layers in the kernel's order (shallow to deep).
+    dom.scrubber.max = String(Math.max(0, layers.length - 1));
+    dom.scrubber.value = String(Math.max(0, layers.indexOf(current)));
+    dom.scrubber.disabled = layers.length <= 1;
+    dom.scrubber.setAttribute("aria-valuetext", `${current} (${layers.indexOf(current) + 1} of ${layers.length})`);
+    dom.scrubberValue.textContent = `${layers.indexOf(current) + 1}/${layers.length}`;
+  }
+
+  function renderScale() {
+    const mode = scaleMode(model.get("scale_mode"));
+    dom.scale.replaceChildren(
+      ...scaleOptions(model.get("scale")).map(([value, words]) => {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = words;
+        return option;
+      }),
+    );
+    dom.scale.value = mode;
+    drawColorbar();
   }
 
   function renderColormaps() {
@@ -378,7 +412,11 @@ function createMenus({ model, dom, onModel, onDom, paint }) {
     const context = dom.colorbar.getContext("2d");
     if (!context) return;
     const ramp = new Float32Array(TABLE_SIZE).map((_, i) => i / TABLE_SIZE);
-    context.putImageData(new ImageData(colorize(ramp, currentTable()), TABLE_SIZE, 1), 0, 0);
+    const signed = scaleMode(model.get("scale_mode")) === "signed";
+    const pixels = signed
+      ? colorizeDiverging(ramp.map((v) => v * 2 - 1), divergingTableOf(model.get("diverging_table")))
+      : colorize(ramp, currentTable());
+    context.putImageData(new ImageData(pixels, TABLE_SIZE, 1), 0, 0);
   }
 
   function renderOpacity() {
@@ -411,13 +449,29 @@ function createMenus({ model, dom, onModel, onDom, paint }) {
   onModel("change:opacity", renderOpacity);
   onDom(dom.method, "change", sendSelect("method", dom.method));
   onDom(dom.layer, "change", sendSelect("layer", dom.layer));
+  onDom(dom.scale, "change", sendSelect("scale_mode", dom.scale));
+  // A committed position (pointer released, or each arrow key) asks for that layer's maps.
+  onDom(dom.scrubber, "change", () => {
+    const layers = asArray(model.get("layers")).map(String);
+    const layer = layers[Number(dom.scrubber.value)];
+    if (layer === undefined || layer === model.get("layer")) return;
+    model.set("layer", layer);
+    model.save_changes();
+  });
+  onDom(dom.scrubber, "input", () => {
+    const layers = asArray(model.get("layers")).map(String);
+    dom.scrubberValue.textContent = `${Number(dom.scrubber.value) + 1}/${layers.length}`;
+  });
+  onModel("change:scale", renderScale);
   onDom(dom.colormap, "change", sendSelect("colormap", dom.colormap));
   onDom(dom.opacity, "input", onOpacityInput);
   return {
     table: currentTable,
     renderMethods,
     renderLayers,
+    renderScale,
     renderAll() {
+      renderScale();
       renderColormaps();
       renderOpacity();
       renderMethods();
@@ -430,7 +484,7 @@ function createMenus({ model, dom, onModel, onDom, paint }) {
  * The hover readout over the overlay: the map's value (normalised and raw) and the image pixel under
  * the pointer; a pointer resting on the picture reads each new map (`reread()`).
  * @param {{model: AnyModel, dom: Dom, onDom: Listeners["onDom"],
- *   shown: () => ({map: CachedMap, values: Float32Array, width: number, height: number} | null)}} context
+ *   shown: () => ({map: CachedMap, values: Float32Array, width: number, height: number, factor?: number} | null)}} context
  */
 function createHover({ model, dom, onDom, shown }) {
   /** Last pointer position over the picture, or null when the pointer is elsewhere. */
@@ -453,7 +507,7 @@ function createHover({ model, dom, onDom, shown }) {
     const imageHeight = size[1] > 0 ? size[1] : drawn.height;
     const pixel = pixelAt(offsetX, offsetY, box.width, box.height, imageWidth, imageHeight);
     const normalised = drawn.values[cell.y * drawn.width + cell.x];
-    const raw = normalised * drawn.map.maximum;
+    const raw = normalised * (drawn.factor ?? drawn.map.maximum);
     dom.readout.textContent = formatReadout({ normalised, raw, x: pixel.x, y: pixel.y });
     Object.assign(dom.readout.dataset, {
       normalised: String(normalised),
@@ -498,8 +552,11 @@ function createView(model, el) {
 
   /** @type {Map<string, CachedMap>} */
   const cache = new Map();
+  /** Each cached map's values before ReLU (the signed scale mode), by the same key. */
+  /** @type {Map<string, import("./lib/scale.js").SignedMap>} */
+  const signedCache = new Map();
   /** What the overlay currently shows, kept so a colormap change only recolours. */
-  /** @type {{map: CachedMap, values: Float32Array, width: number, height: number} | null} */
+  /** @type {{map: CachedMap, values: Float32Array, width: number, height: number, signed?: boolean, factor?: number} | null} */
   let drawn = null;
   let display = fitDisplaySize(0, 0);
   /** @type {string | null} */
@@ -532,6 +589,8 @@ function createView(model, el) {
   function ingest(entry) {
     const map = parseMapEntry(/** @type {any} */ (entry));
     if (map) cache.set(map.key, map);
+    const signed = map && parseSigned(entry);
+    if (map && signed) signedCache.set(map.key, signed);
   }
 
   function ingestTraits() {
@@ -577,11 +636,16 @@ function createView(model, el) {
   /** @param {CachedMap} map */
   function drawMap(map) {
     const started = performance.now();
-    const values = upsampleBilinear(map.normalised, map.height, map.width, display.width, display.height);
-    drawn = { map, values, width: display.width, height: display.height };
+    const mode = scaleMode(model.get("scale_mode"));
+    const scaled = scaledValues(map, signedCache.get(map.key) ?? null, mode, Number(model.get("scale")?.maximum ?? 0));
+    const values = upsampleBilinear(scaled.values, map.height, map.width, display.width, display.height);
+    drawn = { map, values, width: display.width, height: display.height, signed: scaled.signed, factor: scaled.factor };
     paint();
     dom.overlay.dataset.drawMs = (performance.now() - started).toFixed(2);
-    dom.colorbarMax.textContent = map.hasEvidence ? formatRaw(map.maximum) : "0 · no positive evidence";
+    dom.overlay.dataset.scale = scaled.signed ? "signed" : mode === "signed" ? "per_map" : mode;
+    dom.overlay.dataset.drawnMax = String(drawnMaximum(scaled.values));
+    dom.colorbarMin.textContent = scaled.low;
+    dom.colorbarMax.textContent = scaled.high;
   }
 
   /** Colour the drawn values with the current table (all a colormap change costs). The time of
@@ -591,7 +655,9 @@ function createView(model, el) {
     const started = performance.now();
     const context = dom.overlay.getContext("2d");
     if (!context) return;
-    const pixels = colorize(drawn.values, currentTable());
+    const pixels = drawn.signed
+      ? colorizeDiverging(drawn.values, divergingTableOf(model.get("diverging_table")))
+      : colorize(drawn.values, currentTable());
     context.putImageData(new ImageData(pixels, drawn.width, drawn.height), 0, 0);
     dom.overlay.dataset.drawMs = (performance.now() - started).toFixed(2);
   }
@@ -644,6 +710,7 @@ function createView(model, el) {
     }
     // Cached maps belong to the previous image; keep only what the traits hold now.
     cache.clear();
+    signedCache.clear();
     drawn = null;
     dom.overlay.getContext("2d")?.clearRect(0, 0, dom.overlay.width, dom.overlay.height);
     dom.colorbarMax.textContent = "–";
@@ -704,6 +771,16 @@ function createView(model, el) {
     scheduleUpdate();
   });
   onModel("change:status", scheduleUpdate);
+  // A new scale mode or common maximum: the same map drawn again on its new scale.
+  const redraw = () => {
+    if (drawn) drawMap(drawn.map);
+    scheduleUpdate();
+  };
+  onModel("change:scale_mode", () => {
+    menus.renderScale();
+    redraw();
+  });
+  onModel("change:scale", redraw);
   onModel("change:stale", renderStale);
   onModel("change:notice", renderNotice);
   onModel("change:top_classes", classes.render);
@@ -721,6 +798,12 @@ function createView(model, el) {
   });
   dom.controls.append(trust.toggle);
   dom.root.append(trust.panel);
+  const steps = createStepsSection({
+    model, onModel, onDom, image: dom.image, currentTable,
+    divergingTable: () => divergingTableOf(model.get("diverging_table")), isDisposed: () => disposed, idPrefix,
+  });
+  dom.controls.append(steps.toggle);
+  dom.root.append(steps.panel);
 
   // The what-if brush (lib/brush.js): the page sends strokes, the kernel answers with the edited
   // picture (as `image`), the probabilities before -> after and `edit_state`.
@@ -750,7 +833,9 @@ function createView(model, el) {
     if (imageUrl) URL.revokeObjectURL(imageUrl);
     imageUrl = null;
     cache.clear();
+    signedCache.clear();
     trust.dispose();
+    steps.dispose();
     dom.root.remove();
   };
 }

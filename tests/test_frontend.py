@@ -23,7 +23,18 @@ def _node() -> str | None:
 @pytest.mark.parametrize(
     "entry, parts",
     [
-        ("gradcam.js", ["lib/dom.js", "lib/maps.js", "trust-panel.js", "lib/brush.js", "gradcam.js"]),
+        (
+            "gradcam.js",
+            [
+                "lib/dom.js",
+                "lib/maps.js",
+                "trust-panel.js",
+                "lib/scale.js",
+                "lib/steps.js",
+                "lib/brush.js",
+                "gradcam.js",
+            ],
+        ),
         ("explore.js", ["lib/dom.js", "lib/maps.js", "explore.js"]),
         ("compare.js", ["lib/dom.js", "lib/maps.js", "lib/brush.js", "compare.js"]),
     ],

@@ -578,6 +578,13 @@ class Explainer:
             [prepared] * len(classes), classes, against, registry.lookup(method), self._choice(layer), progress, cancel
         )
 
+    def map_steps(self, image, class_index=None, method: str = "gradcam", *, layer=None, contrast=None):
+        """How the map of ``class_index`` is made, step by step (activations, channel weights, signed
+        sum, ReLU): a :class:`~gradcam_widget.explain.results.MapSteps` (see explain/steps.py)."""
+        from .steps import map_steps
+
+        return map_steps(self, image, class_index, method, layer=layer, contrast=contrast)
+
     def _check_contrast(self, contrast, class_index) -> int:
         if contrast is None:
             return -1

@@ -34,6 +34,12 @@ class CamMap:
     maximum: float
     has_evidence: bool
     contrast: int | None = None  # the class explained against, for a contrastive map
+    signed: np.ndarray | None = None  # the map before ReLU (the "signed" scale mode draws it)
+
+    @property
+    def signed_max(self) -> float:
+        """Largest magnitude of the map before ReLU: the symmetric range of the signed view."""
+        return 0.0 if self.signed is None else float(np.abs(self.signed).max(initial=0.0))
 
     @property
     def normalized(self) -> np.ndarray:
@@ -63,4 +69,46 @@ def make_cam_map(
     if not has_evidence:
         raw = np.zeros_like(raw)
         maximum = 0.0
-    return CamMap(int(class_index), method, layer, raw, maximum, bool(has_evidence), contrast)
+    return CamMap(int(class_index), method, layer, raw, maximum, bool(has_evidence), contrast, pre_relu)
+
+
+@dataclass(frozen=True)
+class MapSteps:
+    """How one map was made, step by step, in numbers (the widget's "How was this map made?" panel).
+
+    ``weighting`` says how the method weights the layer's channels: "channel" (one weight per channel:
+    Grad-CAM's mean gradient, Grad-CAM++'s alpha, XGrad-CAM), "elementwise" (HiResCAM / Layer-CAM: a
+    weight per position and channel), "component" (Eigen-CAM: the first principal component of the
+    centred activations) or "masked" (Score-CAM: softmax of the class score of the image masked by each
+    channel). ``weights`` (k,) are the per-channel weights (for "elementwise" the spatial mean of the
+    weight, so that ``contributions`` = weights * sum_ij A^k still holds); ``contributions`` (k,) is
+    each channel's share of the signed sum (sum over positions of its weighted activation).
+    ``top`` are the channels with the largest |contribution|, ``channels`` their activations A^k
+    (n_top, h, w) as the method uses them (Eigen-CAM: centred), ``products`` their weighted maps.
+    ``signed`` is the weighted sum before ReLU, ``relu`` after it (equal to the map's ``raw``).
+    ``gains``: Score-CAM's class score of each masked image (k,; NaN for channels not masked).
+    """
+
+    class_index: int
+    method: str
+    layer: str
+    contrast: int | None
+    weighting: str
+    weights: np.ndarray
+    contributions: np.ndarray
+    top: np.ndarray
+    channels: np.ndarray
+    products: np.ndarray
+    signed: np.ndarray
+    relu: np.ndarray
+    gains: np.ndarray | None = None
+
+    @property
+    def positive(self) -> int:
+        """How many channel weights are above zero."""
+        return int(np.count_nonzero(self.weights > 0))
+
+    @property
+    def negative(self) -> int:
+        """How many channel weights are below zero."""
+        return int(np.count_nonzero(self.weights < 0))
