@@ -1046,7 +1046,7 @@ def _on_page_message(widget, content, buffers) -> None:
         try:
             widget.refresh()
         except Exception as err:  # noqa: BLE001 - shown in place of the map, never a traceback in the log
-            widget._fail(err, widget.selected_class, widget.method, widget.layer)
+            widget._fail(err, widget._key())
 
 
 def show_gradcam(

@@ -96,6 +96,20 @@ def test_refresh_from_the_page(trained):
     _assert_shows_the_weights_of(w, model, image)
 
 
+def test_a_refresh_from_the_page_that_fails_shows_the_error_in_place_of_the_map(monkeypatch):
+    w = GradCAMWidget(Explainer(_model()), random_image(16, seed=4), top_k=3)
+
+    def broken():
+        raise RuntimeError("the model file went away")
+
+    monkeypatch.setattr(w, "refresh", broken)
+    w._handle_custom_msg({"type": "refresh"}, [])
+    assert w.status["state"] == "error"
+    assert "the model file went away" in w.status["message"]
+    assert w.status["class_index"] == w.selected_class and w.status["method"] == w.method
+    w.close()
+
+
 # ----------------------------------------------------------------------------- values from the page
 REFUSED = [
     ("selected_class", -5),
