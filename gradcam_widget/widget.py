@@ -513,7 +513,8 @@ class GradCAMWidget(anywidget.AnyWidget):
         top-k classes stay the original's, each with its probability before the edit."""
         self._map_job.supersede()
         self._trust_job.supersede()
-        scores = self._explainer.scores(prepared)
+        # at the layer on show: the features of this one forward pass serve the maps that follow
+        scores = self._explainer.scores(prepared, layer=self.layer or None)
         probs = np.asarray(scores.probabilities, dtype=np.float64).reshape(-1)
         logits = np.asarray(scores.logits, dtype=np.float64).reshape(-1)
         before = self._original_probabilities
