@@ -9,7 +9,7 @@
  * import the files as they are. Nothing touches `document` or `window` until `render` runs.
  */
 
-import { activeElementOf, asArray, element, fillSelect, labelled, listenerBook, suppressNotebookShortcuts } from "./lib/dom.js";
+import { activeElementOf, asArray, coalesced, element, fillSelect, labelled, listenerBook, suppressNotebookShortcuts } from "./lib/dom.js";
 import {
   TABLE_SIZE,
   colorize,
@@ -561,7 +561,6 @@ function createView(model, el) {
   let display = fitDisplaySize(0, 0);
   /** @type {string | null} */
   let imageUrl = null;
-  let updateQueued = false;
   let disposed = false;
 
   const listeners = listenerBook(model);
@@ -599,14 +598,7 @@ function createView(model, el) {
   }
 
   /** Coalesce the several change events of one kernel message into one update. */
-  function scheduleUpdate() {
-    if (updateQueued) return;
-    updateQueued = true;
-    queueMicrotask(() => {
-      updateQueued = false;
-      if (!disposed) updateMap();
-    });
-  }
+  const scheduleUpdate = coalesced(() => updateMap(), () => disposed);
 
   function currentError() {
     const status = /** @type {Status} */ (model.get("status") ?? {});

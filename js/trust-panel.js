@@ -1,5 +1,5 @@
 // @ts-check
-import { activeElementOf, asArray, element, suppressNotebookShortcuts } from "./lib/dom.js";
+import { activeElementOf, asArray, coalesced, element, suppressNotebookShortcuts } from "./lib/dom.js";
 import {
   TABLE_SIZE,
   colorize,
@@ -528,7 +528,6 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
   /** @type {Map<string, Uint8ClampedArray | null>} */
   const imagePixelCache = new Map();
   let divergingTable = fallbackDivergingTable();
-  let queued = false;
 
   const report = () => /** @type {TrustReport} */ (model.get("trust") ?? {});
   const names = () => asArray(model.get("class_names")).map(String);
@@ -544,14 +543,7 @@ export function createTrustSection({ model, onModel, onDom, image, currentTable,
     return size[0] > 0 && size[1] > 0 ? { width: size[0], height: size[1] } : { width: image.naturalWidth, height: image.naturalHeight };
   };
 
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    queueMicrotask(() => {
-      queued = false;
-      if (!isDisposed()) render();
-    });
-  }
+  const schedule = coalesced(() => render(), isDisposed);
 
   function render() {
     const open = Boolean(model.get("trust_open"));

@@ -107,3 +107,22 @@ export function activeElementOf(node) {
   if (root && root !== node && "activeElement" in root) return root.activeElement ?? null;
   return typeof document === "undefined" ? null : document.activeElement;
 }
+
+/**
+ * A function that runs ``run`` once, in a microtask, however often it is called before then: the
+ * several change events of one kernel message become one redraw. Nothing runs once ``isDisposed()``.
+ * @param {() => void} run
+ * @param {() => boolean} isDisposed
+ * @returns {() => void}
+ */
+export function coalesced(run, isDisposed) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      if (!isDisposed()) run();
+    });
+  };
+}

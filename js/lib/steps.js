@@ -8,7 +8,7 @@
  * by the maxima it sends, upsamples and colours.
  */
 
-import { asArray, element, suppressNotebookShortcuts } from "./dom.js";
+import { asArray, coalesced, element, suppressNotebookShortcuts } from "./dom.js";
 import { colorize, decodeFloat32, fitDisplaySize, formatRaw, upsampleBilinear } from "./maps.js";
 import { colorizeDiverging } from "../trust-panel.js";
 
@@ -237,7 +237,6 @@ export function createStepsSection({ model, onModel, onDom, image, currentTable,
   const dom = buildStepsDom();
   dom.panel.id = `${idPrefix}-steps`;
   dom.toggle.setAttribute("aria-controls", dom.panel.id);
-  let queued = false;
   /** @type {ParsedSteps | null} */
   let parsed = null;
   /** @type {any} */
@@ -249,14 +248,7 @@ export function createStepsSection({ model, onModel, onDom, image, currentTable,
     layer: String(model.get("layer") ?? ""),
   });
 
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    queueMicrotask(() => {
-      queued = false;
-      if (!isDisposed()) render();
-    });
-  }
+  const schedule = coalesced(() => render(), isDisposed);
 
   function render() {
     const open = Boolean(model.get("steps_open"));
