@@ -52,7 +52,7 @@ export default { render({ el }) {
 
 
 def encode_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
-    """PNG bytes of a uint8 HxWx3 array (``compress_level`` 1: fast, for the what-if brush's pictures)."""
+    """PNG bytes of a uint8 HxWx3 array (``compress_level`` 0: stored, fastest, for the what-if brush's pictures)."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -513,6 +513,12 @@ class GradCAMWidget(anywidget.AnyWidget):
         top-k classes stay the original's, each with its probability before the edit."""
         self._map_job.supersede()
         self._trust_job.supersede()
+        with self._explainer.one_weights_check():  # scores and maps of one input: one look at the weights
+            self._rescore_with(prepared, edited)
+        if self.trust_open:
+            self._start_trust()
+
+    def _rescore_with(self, prepared, edited: bool) -> None:
         # at the layer on show: the features of this one forward pass serve the maps that follow
         scores = self._explainer.scores(prepared, layer=self.layer or None)
         probs = np.asarray(scores.probabilities, dtype=np.float64).reshape(-1)
@@ -532,13 +538,11 @@ class GradCAMWidget(anywidget.AnyWidget):
         self._cache = _LRU(CACHE_SIZE)
         self._trust_done = _LRU(TRUST_CACHE_SIZE)
         self._topk_cams, self._topk_key = {}, None
-        png = encode_png(cap_size(prepared.display), compress_level=1) if edited else self._original_png
+        png = encode_png(cap_size(prepared.display), compress_level=0) if edited else self._original_png
         with self.hold_sync():
             self.image = png
             self.top_classes = top
             self._refresh()
-        if self.trust_open:
-            self._start_trust()
 
     def _edit_done(self, seq, state: str, message: str, painted: float) -> None:
         self.edit_state = {"seq": seq, "state": state, "message": message, "painted": painted}

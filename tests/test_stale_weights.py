@@ -93,3 +93,49 @@ def test_scorecam_for_k_classes_runs_one_set_of_masked_passes():
     np.testing.assert_array_equal(
         after.raw, Explainer(model, scorecam_channels=5, batch_size=2, compiled=False).cam(image, 4, "scorecam").raw
     )
+
+
+def test_one_weights_check_reads_the_fingerprint_once_for_work_that_belongs_together():
+    model = _flatten_dense(seed=2)
+    ex = Explainer(model, compiled=False)
+    image = random_image(16, seed=5)
+    ex.cam(image, 0)
+    reads = []
+    sample = ex.backend.weights_sample
+    ex.backend.weights_sample = lambda: (reads.append(1), sample())[1]
+    ex.scores(random_image(16, seed=6))
+    ex.cams(random_image(16, seed=6), [0, 1])
+    assert len(reads) == 2  # outside the scope (and outside a notebook): every call looks
+    reads.clear()
+    with ex.one_weights_check():
+        ex.scores(random_image(16, seed=7))
+        ex.cams(random_image(16, seed=7), [0, 1])
+        with ex.one_weights_check():  # nested: still the outer one look
+            ex.cam(random_image(16, seed=7), 2)
+    assert len(reads) == 1
+    version = ex.weights_version  # (reading it is a look too)
+    reads.clear()
+    model.get_layer("out").kernel.assign(model.get_layer("out").kernel * 2.0)
+    ex.cam(image, 0)  # after the scope, the next call looks again and sees the change
+    assert len(reads) == 1 and ex.weights_version == version + 1
+
+
+def test_a_what_if_stroke_looks_at_the_weights_once():
+    from gradcam_widget.widget import GradCAMWidget
+
+    model = _flatten_dense(seed=3)
+    ex = Explainer(model, compiled=False)
+    w = GradCAMWidget(ex, random_image(16, seed=8), top_k=2)
+    reads = []
+    sample = ex.backend.weights_sample
+    ex.backend.weights_sample = lambda: (reads.append(1), sample())[1]
+    w.edit = {"strokes": [{"points": [[0.2, 0.2], [0.8, 0.8]], "radius": 0.2}], "fill": "grey", "seq": 1}
+    assert w.wait(60)
+    assert w.edit_state["state"] == "ready" and w.edit_mask.any()
+    assert len(reads) == 1
+    np.testing.assert_allclose(
+        [c["probability"] for c in w.top_classes],
+        model.predict(w.edited_image[None], verbose=0)[0][[c["index"] for c in w.top_classes]],
+        atol=1e-5,
+    )
+    w.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -137,6 +138,7 @@ class Explainer:
         self._masked_scores: OrderedDict = OrderedDict()  # Score-CAM's masked passes, per (layer, image)
         self.masked_pass_count = 0  # masked images run through the model by Score-CAM (tests count them)
         self._weights_lock = threading.Lock()
+        self._one_check = threading.local()  # see one_weights_check()
         self._fingerprint: bytes | None = None  # what the cached results were computed with
         self._checked = None  # (cells run, optimizer steps) at the last full check
         kernel_hooks.install()
@@ -431,12 +433,31 @@ class Explainer:
         self._require_setup()
         return self._sync_weights(full=True)
 
+    @contextmanager
+    def one_weights_check(self):
+        """Calls made inside (on this thread) read the weights' fingerprint once, at the first call,
+        not once each: for one piece of work on one input whose parts belong together (the what-if
+        brush's rescoring of an edit: its scores, then its maps from the same features)."""
+        outer = getattr(self._one_check, "done", None)
+        if outer is None:
+            self._one_check.done = False
+        try:
+            yield self
+        finally:
+            if outer is None:
+                del self._one_check.done
+
     def _sync_weights(self, full: bool = False) -> int:
         """Compare the weights' fingerprint with the one the caches were filled under; on a change,
         forget everything derived from the old weights (features, Score-CAM passes, summed kernels).
 
         In a notebook, between cells (clicks in a widget) no user code runs, so once the weights were
         checked after a cell only the optimizer's step counter is read (a training thread)."""
+        in_one_check = getattr(self._one_check, "done", None)
+        if in_one_check and not full:
+            return self._weights_version
+        if in_one_check is False:
+            self._one_check.done = True
         with self._weights_lock:
             epoch, steps = kernel_hooks.quiet_epoch(), self._backend.optimizer_steps()
             if not full and epoch is not None and self._checked == (epoch, steps) and self._fingerprint is not None:
