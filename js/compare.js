@@ -260,8 +260,7 @@ function createPanel(index, { onDom, commit, hover }) {
       marker.hidden = value === null;
       if (value === null || u === null || v === null || !drawn) {
         readout.textContent = "\u00a0";
-        delete readout.dataset.normalised;
-        delete readout.dataset.raw;
+        for (const name of ["normalised", "raw", "scale", "canvasX", "canvasY"]) delete readout.dataset[name];
         return;
       }
       marker.style.left = `${u * 100}%`;
@@ -271,6 +270,8 @@ function createPanel(index, { onDom, commit, hover }) {
       readout.dataset.normalised = String(value);
       readout.dataset.raw = String(reading.raw);
       readout.dataset.scale = drawn.mode;
+      readout.dataset.canvasX = String(Math.floor(u * drawn.width)); // the drawn pixel read (tests)
+      readout.dataset.canvasY = String(Math.floor(v * drawn.height));
     },
     dispose() {
       if (url) URL.revokeObjectURL(url);
