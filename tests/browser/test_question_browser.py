@@ -212,6 +212,7 @@ def test_compare_pair_click_hover_brush_and_burst(open_notebook):
 
     # Stroke-to-picture latency: pointer up until every panel shows the kernel's answer (measured,
     # written to test-artifacts, never asserted).
+    area = stage_box(nb, 0)  # the screenshot may have scrolled the page
     for j in range(3):
         page.mouse.move(area["x"] + 20 + 30 * j, area["y"] + 20)
         page.mouse.down()
