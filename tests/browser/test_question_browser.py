@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -243,7 +244,9 @@ def test_compare_pair_click_hover_brush_and_burst(open_notebook):
     nb.kernel.wait_for("[bool(v.edit_mask.any()) for v in w.widgets.values()]", [False, False], timeout=60)
     expect(page.get_by_test_id("gcc-percent-1-0")).not_to_contain_text("→", timeout=20_000)
 
+    started = time.monotonic()
     check_scale_modes(nb, root)
+    print(f"scale-mode check: {time.monotonic() - started:.1f} s")  # measured, never asserted
 
     # The single widget has the same brush.
     single = page.locator("[data-testid=gcw-root]").first
