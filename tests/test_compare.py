@@ -97,7 +97,9 @@ def test_scale_mode_reaches_every_panel_and_shared_spans_the_models(pair):
     k = w.selected_class
     for p, inner in zip(w.panels, w.widgets.values()):  # signed mode: every panel has its values before ReLU
         expected = inner.explainer.cam(inner._input, k).signed
-        assert np.frombuffer(selected_entry(p, k)["signed"], "<f4").reshape(expected.shape).tolist() == expected.tolist()
+        assert (
+            np.frombuffer(selected_entry(p, k)["signed"], "<f4").reshape(expected.shape).tolist() == expected.tolist()
+        )
 
     # Shared: every panel's map of the selected class over the largest of their maxima (the models'),
     # computed independently here from each model's own explainer.

@@ -122,7 +122,9 @@ def check_scale_modes(nb, root):
     for i, (name, (h, wd)) in enumerate(zip(names, sizes)):
         expect(overlays[i]).to_have_attribute("data-scale", "signed", timeout=10_000)
         spot = kernel.eval(f"most_negative({name!r}, {h}, {wd})")
-        pixel = overlays[i].evaluate(f"(c) => Array.from(c.getContext('2d').getImageData({spot['x']}, {spot['y']}, 1, 1).data)")
+        pixel = overlays[i].evaluate(
+            f"(c) => Array.from(c.getContext('2d').getImageData({spot['x']}, {spot['y']}, 1, 1).data)"
+        )
         assert max(abs(a - b) for a, b in zip(pixel[:3], spot["rgb"])) <= 2, (i, pixel, spot)  # the kernel's colour
         if spot["value"] < -0.5:  # clear evidence against the class in the kernel's map before ReLU
             assert pixel[2] > pixel[0] + 60, f"panel {i}: evidence against should be blue, got {pixel}"
