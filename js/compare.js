@@ -249,7 +249,8 @@ function createPanel(index, { onDom, commit, hover }) {
         delete root.dataset.class;
       }
       const ramp = new Float32Array(TABLE_SIZE).map((_, i) => i / TABLE_SIZE);
-      const bar = shared.mode === "signed" ? colorizeDiverging(ramp.map((v) => v * 2 - 1), shared.divergingTable) : colorize(ramp, shared.table);
+      const signedBar = drawn ? drawn.signed : shared.mode === "signed"; // the bar of what is drawn
+      const bar = signedBar ? colorizeDiverging(ramp.map((v) => v * 2 - 1), shared.divergingTable) : colorize(ramp, shared.table);
       colorbar.getContext("2d")?.putImageData(new ImageData(bar, TABLE_SIZE, 1), 0, 0);
       overlay.style.opacity = String(shared.opacity);
       renderClasses(panel, shared.classNames, shared.classIndex);
