@@ -86,7 +86,7 @@ SCALE_HELPERS = textwrap.dedent(
     def drawn(name, mode, height, width):
         v = w.widgets[name]
         cam = v.explainer.cam(v._input, v.selected_class)
-        top = float(np.abs(cam.signed).max()) if mode == "signed" else w.scale["maximum"]
+        top = {"signed": float(np.abs(cam.signed).max()), "shared": w.scale["maximum"]}.get(mode, float(cam.maximum))
         values = scale_modes.upsampled(cam, mode, w.scale["maximum"], height, width)
         return values, values * top
 
@@ -132,27 +132,27 @@ def check_scale_modes(nb, root):
         assert page.get_by_test_id(f"gcc-colorbar-max-{i}").inner_text().startswith("+")
     assert "shortcut-biased" in against  # it holds only evidence against the elephant on snow
 
-    # One pointer over panel 0: every panel reads its own map there, in signed and in shared mode.
+    # One pointer over panel 0: every panel reads its own map there, in each mode.
     area = stage_box(nb, 0)
     page.mouse.move(area["x"] + area["width"] * 0.37, area["y"] + area["height"] * 0.41)
-    shared_maxima = None
-    for mode in ("signed", "shared"):
-        if mode == "shared":
+    for mode in ("signed", "shared", "per_map"):
+        if mode != "signed":
             page.keyboard.press("ArrowUp")  # focus is still on the menu (the pointer only moved)
-            kernel.wait_for("[w.scale_mode] + [v.scale_mode for v in w.widgets.values()]", ["shared"] * 3)
-            shared_maxima = kernel.eval("[w.scale['maximum'], w.scale['maxima'], w.scale['complete']]")
+            kernel.wait_for("[w.scale_mode] + [v.scale_mode for v in w.widgets.values()]", [mode] * 3)
         for i, (name, (h, wd)) in enumerate(zip(names, sizes)):
             readout = page.get_by_test_id(f"gcc-readout-{i}")
             expect(readout).to_have_attribute("data-scale", mode, timeout=10_000)
             x, y = int(readout.get_attribute("data-canvas-x")), int(readout.get_attribute("data-canvas-y"))
             expected = kernel.eval(f"raw_at({name!r}, {mode!r}, {h}, {wd}, {x}, {y})")
             assert float(readout.get_attribute("data-raw")) == pytest.approx(expected, rel=1e-3, abs=1e-6)
-    common, maxima, complete = shared_maxima
-    assert complete and common == pytest.approx(max(maxima)) and common > 0
-    for i in range(len(names)):
-        assert float(overlays[i].get_attribute("data-drawn-max")) == pytest.approx(maxima[i] / common, rel=1e-5)
-        expect(page.get_by_test_id(f"gcc-colorbar-max-{i}")).to_contain_text("shared max")
-    nb.screenshot("compare-shared", scroll_to="[data-testid=gcc-root]")
+        if mode == "shared":  # each panel at its maximum over the models' largest, said by its colour bar
+            common, maxima, complete = kernel.eval("[w.scale['maximum'], w.scale['maxima'], w.scale['complete']]")
+            assert complete and common == pytest.approx(max(maxima)) and common > 0
+            for i in range(len(names)):
+                drawn_max = float(overlays[i].get_attribute("data-drawn-max"))
+                assert drawn_max == pytest.approx(maxima[i] / common, rel=1e-5)
+                expect(page.get_by_test_id(f"gcc-colorbar-max-{i}")).to_contain_text("shared max")
+            nb.screenshot("compare-shared", scroll_to="[data-testid=gcc-root]")
     page.keyboard.press("End")
     kernel.wait_for("w.scale_mode", "signed")
     expect(overlays[0]).to_have_attribute("data-scale", "signed", timeout=10_000)
