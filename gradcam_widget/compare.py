@@ -4,8 +4,15 @@ A composition, not a second widget engine: each model gets a :class:`GradCAMWidg
 displayed) that keeps doing everything it does alone (top classes, batched maps, slow methods, the
 what-if edit). This widget copies the shared selection (:data:`SHARED_TRAITS`) into every one of them
 and mirrors what each computes into ``panels``, which js/compare.js draws. So a panel can never drift
-from what the same model shows alone, and a new shared control (``scale_mode``) is one name in
-:data:`SHARED_TRAITS` (the trait itself lives on GradCAMWidget).
+from what the same model shows alone.
+
+Scale modes (``scale_mode``, the single widget's three): ``per_map`` and ``signed`` scale each panel's
+map by itself, as the model's own widget does. ``shared`` here means shared *across the models*: every
+panel's map of the selected class is divided by the largest of those maps' maxima, which this widget
+computes into ``scale`` (so a model with weaker evidence for the class looks weaker). That is the
+question a comparison asks; the model's own widget shares its scale across its classes instead. The
+raw values compare fairly between models of the same architecture and layer (the biased/debiased
+pair); across different architectures they are in different units.
 """
 
 from __future__ import annotations
@@ -15,12 +22,12 @@ import threading
 import anywidget
 import traitlets
 
-from . import colormaps, registry, whatif
+from . import colormaps, registry, scale_modes, whatif
 from .frontend import front_end_source
 from .widget import GradCAMWidget, _check_from_page, _shown
 
 #: Traits of the selection every panel shares, copied from this widget to each model's widget.
-SHARED_TRAITS = ("selected_class", "method", "colormap", "opacity")
+SHARED_TRAITS = ("selected_class", "method", "colormap", "opacity", "scale_mode")
 #: What a panel shows, mirrored from its model's widget into ``panels``.
 PANEL_TRAITS = (
     "image",
@@ -34,6 +41,8 @@ PANEL_TRAITS = (
     "edit_state",
 )
 MIN_MODELS, MAX_MODELS = 2, 4
+#: The Scale menu's words: the single widget's, with "shared" saying what it spans here.
+SCALE_LABELS = {**scale_modes.LABELS, "shared": "Shared across models"}
 
 _MISSING_ESM = """
 export default { render({ el }) {
@@ -68,6 +77,9 @@ class CompareWidget(anywidget.AnyWidget):
     method = traitlets.Unicode("gradcam").tag(sync=True)
     colormap = traitlets.Unicode("jet").tag(sync=True)
     opacity = traitlets.Float(0.4).tag(sync=True)
+    scale_mode = traitlets.Unicode("per_map").tag(sync=True)
+    scale = traitlets.Dict().tag(sync=True)  # kernel: the modes' words and the shared maximum across panels
+    diverging_table = traitlets.Bytes(b"").tag(sync=True)
     edit = traitlets.Dict().tag(sync=True)
 
     def __init__(self, widgets: dict[str, GradCAMWidget], **kwargs):
@@ -87,9 +99,11 @@ class CompareWidget(anywidget.AnyWidget):
             methods=list(registry.names()),
             method_labels=registry.labels(),
             colormap_tables={name: colormaps.colormap_bytes(name) for name in colormaps.COLORMAPS},
+            diverging_table=colormaps.diverging_bytes(),
             **shared,
             **kwargs,
         )
+        self.scale = self._scale_payload()
         for w in self._widgets.values():
             w.observe(self._mirror, names=list(PANEL_TRAITS))
         self._ready = True
@@ -125,6 +139,11 @@ class CompareWidget(anywidget.AnyWidget):
         with self.hold_sync():
             for w in self._widgets.values():
                 setattr(w, change["name"], change["new"])
+            self._mirror(change)  # the scale follows a new mode even when no panel's maps change
+
+    @traitlets.validate("scale_mode")
+    def _valid_scale_mode(self, proposal):
+        return scale_modes.check_mode(proposal["value"])
 
     @traitlets.observe("edit")
     def _share_edit(self, change):
@@ -140,7 +159,7 @@ class CompareWidget(anywidget.AnyWidget):
             try:
                 if name in SHARED_TRAITS or name == "edit":
                     value = _check_from_page(next(iter(self._widgets.values())), name, value)
-                elif name in self.class_own_traits(sync=True):
+                elif name in CompareWidget.class_own_traits(sync=True):  # not self's: anywidget subclasses per instance
                     raise ValueError(f"{_shown(name, 40)} is computed by the kernel; the page cannot set it.")
                 accepted[name] = value
             except (TypeError, ValueError) as err:
@@ -158,9 +177,57 @@ class CompareWidget(anywidget.AnyWidget):
         return {"name": name, **{trait: getattr(w, trait) for trait in PANEL_TRAITS}}
 
     def _mirror(self, change):
-        with self._lock:
+        with self._lock, self.hold_sync():  # a panel's maps and the scale they are drawn on: one message
             panels = [self._panel(n, w) for n, w in self._widgets.items()]
             self.panels = panels
+            scale = self._scale_payload()
+            if scale != self.scale:
+                self.scale = scale
+
+    def _scale_payload(self) -> dict:
+        """The ``scale`` trait: the modes' words and, for the shared mode, the largest maximum of the
+        panels' maps of the selected class (``maxima`` per panel, None while a panel has no map).
+        ``complete`` is False while a panel still computes its map: the page then waits rather than
+        draw on a maximum that may still grow."""
+        maxima, complete = [], True
+        for w in self._widgets.values():
+            entry = None if _shows_error(w) else _selected_map(w)
+            if entry is None:
+                maxima.append(None)
+                complete = complete and _shows_error(w)
+            else:
+                has = bool(entry.get("has_evidence")) and float(entry.get("maximum", 0.0)) > 0
+                maxima.append(float(entry["maximum"]) if has else 0.0)
+        return {
+            "mode": self.scale_mode,
+            "modes": [[m, SCALE_LABELS[m]] for m in scale_modes.MODES],
+            "class_index": int(self.selected_class),
+            "method": str(self.method),
+            "maximum": max((m for m in maxima if m is not None), default=0.0),
+            "maxima": maxima,
+            "complete": complete,
+        }
+
+
+def _selected_map(w: GradCAMWidget) -> dict | None:
+    """The map entry a panel draws for its selection (the page picks it by the same key), or None."""
+    for entry in [*w.maps, w.extra_map]:
+        if (
+            entry
+            and entry.get("class_index") == w.selected_class
+            and entry.get("method") == w.method
+            and entry.get("layer") == w.layer
+            and entry.get("contrast") is None
+        ):
+            return entry
+    return None
+
+
+def _shows_error(w: GradCAMWidget) -> bool:
+    """True when the panel shows an error for its selection instead of a map (it has no maximum)."""
+    st = w.status or {}
+    wanted = (w.selected_class, w.method, w.layer)
+    return st.get("state") == "error" and (st.get("class_index"), st.get("method"), st.get("layer")) == wanted
 
 
 def _named_models(models, names) -> dict:
@@ -198,17 +265,20 @@ def compare_gradcam(
     preprocess=None,
     colormap: str = "jet",
     opacity: float = 0.4,
+    scale_mode: str = "per_map",
 ) -> CompareWidget:
     """Grad-CAM of several models (a list or a dict name -> model, 2 to 4) on one image, side by side.
 
     Every model gets ``img`` as ``model.predict`` would (each at its own input size). The models must
     have the same classes (``class_names`` is shared). ``layers``: None (each model's default), or a
     list / dict of layer names, one per model. ``preprocess``: one function for all, or a list / dict.
-    ``top_k``, ``method``, ``colormap``, ``opacity`` as in :func:`show_gradcam`.
+    ``top_k``, ``method``, ``colormap``, ``opacity`` as in :func:`show_gradcam`. ``scale_mode``:
+    "per_map", "shared" (across the models: see the module's docstring) or "signed" (before ReLU).
     """
     from .explain import explainer_for
 
     named = _named_models(models, names)
+    scale_modes.check_mode(scale_mode)
 
     def per_model(value, what):
         if isinstance(value, dict):
@@ -234,6 +304,7 @@ def compare_gradcam(
                 colormap=colormap,
                 opacity=opacity,
             )
+            widgets[name].scale_mode = scale_mode
         counts = {name: len(w.class_names) for name, w in widgets.items()}
         if len(set(counts.values())) > 1:
             raise ValueError(

@@ -2,9 +2,14 @@
 /**
  * gradcam-widget front end: the view of CompareWidget (compare_gradcam). One panel per model, each
  * drawn from the `panels` entry the kernel mirrors from that model's own widget; one set of
- * controls (method, colormap, opacity, the what-if brush) for all. A class clicked in any panel is
- * the selection of every panel; hovering one panel reads every panel's map at the same place (the
+ * controls (method, colormap, opacity, scale, the what-if brush) for all. A class clicked in any panel
+ * is the selection of every panel; hovering one panel reads every panel's map at the same place (the
  * maps are at each model's own resolution, the place is a fraction of the picture).
+ *
+ * Scale modes follow js/lib/scale.js: per map and signed scale each panel's map by itself; shared
+ * divides every panel's map by the largest maximum of the panels' maps of the selected class, a
+ * number the kernel computes (`scale.maximum`, for `scale.class_index`/`scale.method`). Until the
+ * kernel's maximum is for the selection on screen, a panel waits instead of drawing on a stale one.
  */
 
 import { asArray, element, fillSelect, labelled, listenerBook, suppressNotebookShortcuts } from "./lib/dom.js";
@@ -21,8 +26,11 @@ import {
   statusMatches,
   upsampleBilinear,
   greyTable,
+  formatRaw,
 } from "./lib/maps.js";
 import { createBrush } from "./lib/brush.js";
+import { colorizeDiverging } from "./trust-panel.js";
+import { divergingTableOf, drawnMaximum, parseSigned, scaleMode, scaledValues, scaleOptions } from "./lib/scale.js";
 
 /** Widest a panel's picture is drawn, so four fit side by side. */
 export const PANEL_MAX_WIDTH = 300;
@@ -62,6 +70,32 @@ export function fingerprint(bytes) {
 }
 
 /**
+ * The shared mode's common maximum when the kernel computed it for this selection (every panel's
+ * map of `classIndex` by `method` in hand), else null: the panels wait rather than draw on it.
+ * @param {any} scale  the `scale` trait
+ * @param {number} classIndex
+ * @param {string} method
+ * @returns {number | null}
+ */
+export function sharedMaximumFor(scale, classIndex, method) {
+  if (!scale || typeof scale !== "object" || scale.complete !== true) return null;
+  if (Number(scale.class_index) !== classIndex || String(scale.method) !== method) return null;
+  const maximum = Number(scale.maximum);
+  return Number.isFinite(maximum) && maximum >= 0 ? maximum : null;
+}
+
+/**
+ * What a panel's hover readout says: the drawn value and the raw value it stands for (the drawn
+ * value times the number a drawn 1 stands for in the mode: own maximum, shared maximum, or the
+ * largest magnitude before ReLU).
+ * @param {number} drawn
+ * @param {number} factor
+ */
+export function panelReading(drawn, factor) {
+  return { text: `map ${drawn.toFixed(2)} · raw ${formatRaw(drawn * factor)} here`, raw: drawn * factor };
+}
+
+/**
  * @typedef {import("./lib/maps.js").AnyModel} AnyModel
  * @typedef {import("./lib/maps.js").CachedMap} CachedMap
  */
@@ -85,15 +119,28 @@ function createPanel(index, { onDom, commit, hover }) {
   const status = element("div", "gcw-status", { role: "status", "data-testid": `gcc-status-${index}` });
   stage.append(image, overlay, marker, status);
   const readout = element("div", "gcw-readout gcc-readout", { "data-testid": `gcc-readout-${index}` }, "\u00a0");
+  const colorbar = /** @type {HTMLCanvasElement} */ (
+    element("canvas", "gcw-colorbar", { "data-testid": `gcc-colorbar-${index}`, width: String(TABLE_SIZE), height: "1", "aria-hidden": "true" })
+  );
+  const colorbarMin = element("span", "gcw-colorbar-min", {}, "0");
+  const colorbarMax = element("span", "gcw-colorbar-max", { "data-testid": `gcc-colorbar-max-${index}` }, "–");
+  const colorbarLabels = element("div", "gcw-colorbar-labels");
+  colorbarLabels.append(colorbarMin, colorbarMax);
+  const colorbarBox = element("div", "gcw-colorbar-box gcc-colorbar-box");
+  colorbarBox.append(colorbar, colorbarLabels);
   const classes = element("div", "gcw-classes", { role: "listbox", "aria-label": "Top classes" });
-  root.append(title, stage, readout, classes);
+  root.append(title, stage, readout, colorbarBox, classes);
 
   /** @type {Map<string, CachedMap>} */
   const cache = new Map();
+  /** Each cached map's values before ReLU (sent while the signed mode is on), by the same key. */
+  /** @type {Map<string, import("./lib/scale.js").SignedMap>} */
+  const signedCache = new Map();
   let picture = "";
   /** @type {string | null} */
   let url = null;
-  /** @type {{map: CachedMap, values: Float32Array, width: number, height: number} | null} */
+  /** @type {{map: CachedMap, values: Float32Array, width: number, height: number, factor: number,
+   *   signed: boolean, mode: string, low: string, high: string} | null} */
   let drawn = null;
   let size = { width: 1, height: 1 };
 
@@ -111,6 +158,8 @@ function createPanel(index, { onDom, commit, hover }) {
   function ingest(entry) {
     const map = parseMapEntry(entry);
     if (map) cache.set(map.key, map);
+    const signed = map && parseSigned(entry);
+    if (map && signed) signedCache.set(map.key, signed);
   }
 
   /** @param {any} panel @param {string[]} classNames @param {number} selected */
@@ -145,7 +194,9 @@ function createPanel(index, { onDom, commit, hover }) {
     stage,
     /**
      * Draw this panel for the shared selection.
-     * @param {any} panel @param {{classIndex: number, method: string, opacity: number, table: Uint8Array, classNames: string[]}} shared
+     * @param {any} panel
+     * @param {{classIndex: number, method: string, opacity: number, table: Uint8Array, classNames: string[],
+     *   mode: string, common: number | null, divergingTable: Uint8Array}} shared
      */
     render(panel, shared) {
       title.textContent = String(panel.name ?? `model ${index + 1}`);
@@ -157,6 +208,7 @@ function createPanel(index, { onDom, commit, hover }) {
         url = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
         image.src = url;
         cache.clear(); // maps of the previous picture (before an edit)
+        signedCache.clear();
         drawn = null;
       }
       const imageSize = asArray(panel.image_size);
@@ -170,20 +222,36 @@ function createPanel(index, { onDom, commit, hover }) {
       const st = panel.status ?? {};
       const error = st.state === "error" && statusMatches(st, shared.classIndex, shared.method, layer) ? String(st.message ?? "Error") : null;
       const map = cache.get(mapKey(shared.classIndex, shared.method, layer, null));
-      const computing = !error && (!map || st.state === "computing");
+      // Shared mode: the kernel's maximum is not yet for this selection (another panel computes).
+      const waiting = shared.mode === "shared" && shared.common === null;
+      const computing = !error && (!map || st.state === "computing" || waiting);
       status.dataset.state = error ? "error" : computing ? "computing" : "ready";
-      status.textContent = error ?? (computing ? (st.state === "computing" && st.message ? String(st.message) : "computing…") : "");
+      const progress = st.state === "computing" && st.message ? String(st.message) : map && st.state !== "computing" ? "waiting for the other models (shared scale)…" : "computing…";
+      status.textContent = error ?? (computing ? progress : "");
       overlay.hidden = error !== null;
-      if (map && !error) {
-        if (drawn?.map !== map || drawn.width !== size.width) {
-          drawn = { map, values: upsampleBilinear(map.normalised, map.height, map.width, size.width, size.height), ...size };
+      stage.classList.toggle("gcw-pending", computing);
+      if (map && !error && !waiting) {
+        const scaled = scaledValues(map, signedCache.get(map.key) ?? null, shared.mode, shared.common ?? 0);
+        const mode = scaled.signed ? "signed" : shared.mode === "signed" ? "per_map" : shared.mode;
+        if (drawn?.map !== map || drawn.width !== size.width || drawn.mode !== mode || drawn.factor !== scaled.factor) {
+          const values = upsampleBilinear(scaled.values, map.height, map.width, size.width, size.height);
+          drawn = { map, values, ...size, factor: scaled.factor, signed: scaled.signed, mode, low: scaled.low, high: scaled.high };
+          overlay.dataset.drawnMax = String(drawnMaximum(scaled.values));
         }
-        overlay.getContext("2d")?.putImageData(new ImageData(colorize(drawn.values, shared.table), size.width, size.height), 0, 0);
+        const pixels = drawn.signed ? colorizeDiverging(drawn.values, shared.divergingTable) : colorize(drawn.values, shared.table);
+        overlay.getContext("2d")?.putImageData(new ImageData(pixels, size.width, size.height), 0, 0);
+        overlay.dataset.scale = drawn.mode;
+        colorbarMin.textContent = drawn.low;
+        colorbarMax.textContent = drawn.high;
         root.dataset.class = String(map.classIndex);
         root.dataset.method = map.method;
-      } else if (!map) {
+      } else if (!map || waiting) {
         delete root.dataset.class;
       }
+      const ramp = new Float32Array(TABLE_SIZE).map((_, i) => i / TABLE_SIZE);
+      const signedBar = drawn ? drawn.signed : shared.mode === "signed"; // the bar of what is drawn
+      const bar = signedBar ? colorizeDiverging(ramp.map((v) => v * 2 - 1), shared.divergingTable) : colorize(ramp, shared.table);
+      colorbar.getContext("2d")?.putImageData(new ImageData(bar, TABLE_SIZE, 1), 0, 0);
       overlay.style.opacity = String(shared.opacity);
       renderClasses(panel, shared.classNames, shared.classIndex);
     },
@@ -191,15 +259,20 @@ function createPanel(index, { onDom, commit, hover }) {
     read(u, v) {
       const value = u === null || v === null || !drawn ? null : valueAt(drawn.values, drawn.width, drawn.height, u, v);
       marker.hidden = value === null;
-      if (value === null || u === null || v === null) {
+      if (value === null || u === null || v === null || !drawn) {
         readout.textContent = "\u00a0";
-        delete readout.dataset.normalised;
+        for (const name of ["normalised", "raw", "scale", "canvasX", "canvasY"]) delete readout.dataset[name];
         return;
       }
       marker.style.left = `${u * 100}%`;
       marker.style.top = `${v * 100}%`;
-      readout.textContent = `map ${value.toFixed(2)} here`;
+      const reading = panelReading(value, drawn.factor);
+      readout.textContent = reading.text;
       readout.dataset.normalised = String(value);
+      readout.dataset.raw = String(reading.raw);
+      readout.dataset.scale = drawn.mode;
+      readout.dataset.canvasX = String(Math.floor(u * drawn.width)); // the drawn pixel read (tests)
+      readout.dataset.canvasY = String(Math.floor(v * drawn.height));
     },
     dispose() {
       if (url) URL.revokeObjectURL(url);
@@ -219,11 +292,12 @@ function render({ model, el }) {
   const opacity = /** @type {HTMLInputElement} */ (
     element("input", "gcw-opacity", { "data-testid": "gcc-opacity", type: "range", min: "0", max: "1", step: "0.01" })
   );
+  const scale = /** @type {HTMLSelectElement} */ (element("select", "gcw-select", { "data-testid": "gcc-scale" }));
   const notice = element("div", "gcw-notice", { "data-testid": "gcc-notice", role: "status" });
   const controls = element("div", "gcc-controls");
-  controls.append(labelled("Method", method), labelled("Colormap", colormap), labelled("Opacity", opacity));
+  controls.append(labelled("Method", method), labelled("Colormap", colormap), labelled("Opacity", opacity), labelled("Scale", scale));
   const grid = element("div", "gcc-panels");
-  for (const control of [method, colormap, opacity]) suppressNotebookShortcuts(control);
+  for (const control of [method, colormap, opacity, scale]) suppressNotebookShortcuts(control);
 
   /** @param {string} name @param {any} value */
   const send = (name, value) => {
@@ -245,8 +319,33 @@ function render({ model, el }) {
     return tables.get(String(model.get("colormap"))) ?? tables.values().next().value ?? greyTable();
   }
 
+  /** Where the pointer rests (fractions of the picture), so a redrawn map is read again. */
+  /** @type {[number | null, number | null]} */
+  let pointer = [null, null];
   /** @param {number | null} u @param {number | null} v */
-  const hover = (u, v) => panels.forEach((p) => p.read(u, v));
+  const hover = (u, v) => {
+    pointer = [u, v];
+    panels.forEach((p) => p.read(u, v));
+  };
+  let scaleWords = "";
+
+  /** The Scale menu from the kernel's words (rebuilt only when they change, so focus stays). */
+  function renderScale() {
+    const options = scaleOptions(model.get("scale"));
+    const words = JSON.stringify(options);
+    if (words !== scaleWords) {
+      scaleWords = words;
+      scale.replaceChildren(
+        ...options.map(([value, text]) => {
+          const option = document.createElement("option");
+          option.value = value;
+          option.textContent = text;
+          return option;
+        }),
+      );
+    }
+    scale.value = scaleMode(model.get("scale_mode"));
+  }
 
   function update() {
     queued = false;
@@ -263,8 +362,14 @@ function render({ model, el }) {
       opacity: Math.min(1, Math.max(0, Number(model.get("opacity")))),
       table: table(),
       classNames: asArray(model.get("class_names")).map(String),
+      mode: scaleMode(model.get("scale_mode")),
+      common: /** @type {number | null} */ (null),
+      divergingTable: divergingTableOf(model.get("diverging_table")),
     };
+    shared.common = sharedMaximumFor(model.get("scale"), shared.classIndex, shared.method);
     sent.forEach((panel, i) => panels[i].render(panel, shared));
+    hover(...pointer); // a pointer resting on a panel reads the maps just drawn
+    renderScale();
     fillSelect(method, asArray(model.get("methods")).map(String), shared.method);
     fillSelect(colormap, [...tables.keys()], String(model.get("colormap") ?? ""));
     opacity.value = String(shared.opacity);
@@ -296,7 +401,10 @@ function render({ model, el }) {
   onDom(method, "change", () => send("method", method.value));
   onDom(colormap, "change", () => send("colormap", colormap.value));
   onDom(opacity, "input", () => send("opacity", Number(opacity.value)));
-  for (const name of ["panels", "selected_class", "method", "colormap", "opacity", "notice"]) onModel(`change:${name}`, schedule);
+  onDom(scale, "change", () => send("scale_mode", scale.value));
+  for (const name of ["panels", "selected_class", "method", "colormap", "opacity", "notice", "scale_mode", "scale", "diverging_table"]) {
+    onModel(`change:${name}`, schedule);
+  }
   onModel("change:colormap_tables", () => {
     readTables();
     schedule();

@@ -85,3 +85,48 @@ def test_bad_calls_say_what_to_do(pair):
         compare_gradcam([pair["small"], gap_classifier(num_classes=3, size=24)], random_image(32))
     with pytest.raises(TypeError, match="list or a dict"):
         compare_gradcam(pair["small"], random_image(32))
+
+
+def selected_entry(p, k):
+    return next(m for m in [*p["maps"], p["extra_map"]] if m and m["class_index"] == k)
+
+
+def test_scale_mode_reaches_every_panel_and_shared_spans_the_models(pair):
+    w = compare_gradcam(pair, random_image(40, seed=7), top_k=2, scale_mode="signed")
+    assert [v.scale_mode for v in w.widgets.values()] == ["signed", "signed"] and w.scale["mode"] == "signed"
+    k = w.selected_class
+    for p, inner in zip(w.panels, w.widgets.values()):  # signed mode: every panel has its values before ReLU
+        expected = inner.explainer.cam(inner._input, k).signed
+        assert (
+            np.frombuffer(selected_entry(p, k)["signed"], "<f4").reshape(expected.shape).tolist() == expected.tolist()
+        )
+
+    # Shared: every panel's map of the selected class over the largest of their maxima (the models'),
+    # computed independently here from each model's own explainer.
+    for k in (k, (k + 1) % 4):  # a top class, then (likely) one outside the top 2: a map on demand
+        w.set_state({"scale_mode": "shared", "selected_class": k})
+        assert [v.scale_mode for v in w.widgets.values()] == ["shared", "shared"]
+        maxima = [float(v.explainer.cam(v._input, k).maximum) for v in w.widgets.values()]
+        assert (w.scale["class_index"], w.scale["method"], w.scale["complete"]) == (k, "gradcam", True)
+        assert w.scale["maxima"] == pytest.approx(maxima, rel=1e-6)
+        assert w.scale["maximum"] == pytest.approx(max(maxima), rel=1e-6) and max(maxima) > 0
+        assert [selected_entry(p, k)["maximum"] for p in w.panels] == pytest.approx(maxima, rel=1e-6)
+    assert dict(w.scale["modes"])["shared"] == "Shared across models"
+
+    # Back to per map: the values before ReLU stop travelling.
+    w.set_state({"scale_mode": "per_map"})
+    assert all("signed" not in m for p in w.panels for m in p["maps"])
+
+    # Bad values are refused with a notice; nothing changes in any panel.
+    for bad in ("bogus", 3, None):
+        w.set_state({"scale_mode": bad})
+        assert "scale mode" in w.notice and w.scale_mode == "per_map"
+        assert [v.scale_mode for v in w.widgets.values()] == ["per_map", "per_map"]
+    w.set_state({"scale": {"maximum": 1.0, "complete": True}})
+    assert "computed by the kernel" in w.notice and w.scale["maximum"] == pytest.approx(max(maxima), rel=1e-6)
+    with pytest.raises(ValueError, match="unknown scale mode"):
+        w.scale_mode = "log"
+    assert "scale_mode" in SHARED_TRAITS
+    w.close()
+    with pytest.raises(ValueError, match="unknown scale mode"):
+        compare_gradcam(pair, random_image(32), scale_mode="linear")

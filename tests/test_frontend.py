@@ -36,7 +36,7 @@ def _node() -> str | None:
             ],
         ),
         ("explore.js", ["lib/dom.js", "lib/maps.js", "explore.js"]),
-        ("compare.js", ["lib/dom.js", "lib/maps.js", "lib/brush.js", "compare.js"]),
+        ("compare.js", ["lib/dom.js", "lib/maps.js", "lib/brush.js", "trust-panel.js", "lib/scale.js", "compare.js"]),
     ],
 )
 def test_entry_modules_join_their_imports_once_in_dependency_order(entry, parts):

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,9 @@ LATENCY_PROBE = """(brush) => {
 
 
 def stage_box(nb, index):
-    return nb.page.get_by_test_id(f"gcc-overlay-{index}").bounding_box()
+    overlay = nb.page.get_by_test_id(f"gcc-overlay-{index}")
+    overlay.scroll_into_view_if_needed()  # a click lower down may have scrolled the panels away
+    return overlay.bounding_box()
 
 
 def paint_box(nb, index, box, image_size=64):
@@ -73,6 +76,88 @@ def paint_box(nb, index, box, image_size=64):
         mouse.move(area["x"] + x1, area["y"] + y, steps=4)
         y += 6
     mouse.up()
+
+
+# Each panel's map as the kernel scales it, upsampled to that panel's canvas (independent of the page).
+SCALE_HELPERS = textwrap.dedent(
+    """
+    from gradcam_widget import colormaps, scale_modes
+
+    def drawn(name, mode, height, width):
+        v = w.widgets[name]
+        cam = v.explainer.cam(v._input, v.selected_class)
+        top = {"signed": float(np.abs(cam.signed).max()), "shared": w.scale["maximum"]}.get(mode, float(cam.maximum))
+        values = scale_modes.upsampled(cam, mode, w.scale["maximum"], height, width)
+        return values, values * top
+
+    def most_negative(name, height, width):
+        values, raw = drawn(name, "signed", height, width)
+        y, x = np.unravel_index(int(np.argmin(values)), values.shape)
+        colour = scale_modes.diverging_colours(values[y, x])
+        return {"x": int(x), "y": int(y), "value": float(values[y, x]), "rgb": [int(c) for c in colour]}
+
+    def raw_at(name, mode, height, width, x, y):
+        return float(drawn(name, mode, height, width)[1][y, x])
+    """
+)
+
+
+def check_scale_modes(nb, root):
+    """The Scale menu from the keyboard: signed draws each panel's negative evidence blue where the
+    kernel's value before ReLU is negative; shared draws each panel at its maximum over the models'
+    largest and its colour bar says that maximum; every panel's hover readout gives its own value in
+    each mode."""
+    page, kernel = nb.page, nb.kernel
+    kernel.execute(SCALE_HELPERS)
+    expect(root).to_have_attribute("data-ready", "true", timeout=20_000)
+    names = kernel.eval("list(w.widgets)")
+    overlays = [page.get_by_test_id(f"gcc-overlay-{i}") for i in range(len(names))]
+    sizes = [o.evaluate("(c) => [c.height, c.width]") for o in overlays]
+    scale = page.get_by_test_id("gcc-scale")
+    expect(scale).to_have_accessible_name(re.compile("Scale"))
+    scale.focus()
+    page.keyboard.press("End")
+    kernel.wait_for("[w.scale_mode] + [v.scale_mode for v in w.widgets.values()]", ["signed"] * 3)
+    against = []
+    for i, (name, (h, wd)) in enumerate(zip(names, sizes)):
+        expect(overlays[i]).to_have_attribute("data-scale", "signed", timeout=10_000)
+        spot = kernel.eval(f"most_negative({name!r}, {h}, {wd})")
+        pixel = overlays[i].evaluate(
+            f"(c) => Array.from(c.getContext('2d').getImageData({spot['x']}, {spot['y']}, 1, 1).data)"
+        )
+        assert max(abs(a - b) for a, b in zip(pixel[:3], spot["rgb"])) <= 2, (i, pixel, spot)  # the kernel's colour
+        if spot["value"] < -0.5:  # clear evidence against the class in the kernel's map before ReLU
+            assert pixel[2] > pixel[0] + 60, f"panel {i}: evidence against should be blue, got {pixel}"
+            against.append(name)
+        assert page.get_by_test_id(f"gcc-colorbar-max-{i}").inner_text().startswith("+")
+    assert "shortcut-biased" in against  # it holds only evidence against the elephant on snow
+
+    # One pointer over panel 0: every panel reads its own map there, in each mode.
+    area = stage_box(nb, 0)
+    page.mouse.move(area["x"] + area["width"] * 0.37, area["y"] + area["height"] * 0.41)
+    for mode in ("signed", "shared", "per_map"):
+        if mode != "signed":
+            page.keyboard.press("ArrowUp")  # focus is still on the menu (the pointer only moved)
+            kernel.wait_for("[w.scale_mode] + [v.scale_mode for v in w.widgets.values()]", [mode] * 3)
+        for i, (name, (h, wd)) in enumerate(zip(names, sizes)):
+            readout = page.get_by_test_id(f"gcc-readout-{i}")
+            expect(readout).to_have_attribute("data-scale", mode, timeout=10_000)
+            x, y = int(readout.get_attribute("data-canvas-x")), int(readout.get_attribute("data-canvas-y"))
+            expected = kernel.eval(f"raw_at({name!r}, {mode!r}, {h}, {wd}, {x}, {y})")
+            assert float(readout.get_attribute("data-raw")) == pytest.approx(expected, rel=1e-3, abs=1e-6)
+        if mode == "shared":  # each panel at its maximum over the models' largest, said by its colour bar
+            common, maxima, complete = kernel.eval("[w.scale['maximum'], w.scale['maxima'], w.scale['complete']]")
+            assert complete and common == pytest.approx(max(maxima)) and common > 0
+            for i in range(len(names)):
+                drawn_max = float(overlays[i].get_attribute("data-drawn-max"))
+                assert drawn_max == pytest.approx(maxima[i] / common, rel=1e-5)
+                expect(page.get_by_test_id(f"gcc-colorbar-max-{i}")).to_contain_text("shared max")
+            nb.screenshot("compare-shared", scroll_to="[data-testid=gcc-root]")
+    page.keyboard.press("End")
+    kernel.wait_for("w.scale_mode", "signed")
+    expect(overlays[0]).to_have_attribute("data-scale", "signed", timeout=10_000)
+    nb.screenshot("compare-signed", scroll_to="[data-testid=gcc-root]")
+    kernel.execute("w.scale_mode = 'per_map'")
 
 
 def test_compare_pair_click_hover_brush_and_burst(open_notebook):
@@ -130,6 +215,7 @@ def test_compare_pair_click_hover_brush_and_burst(open_notebook):
 
     # Stroke-to-picture latency: pointer up until every panel shows the kernel's answer (measured,
     # written to test-artifacts, never asserted).
+    area = stage_box(nb, 0)  # the screenshot may have scrolled the page
     for j in range(3):
         page.mouse.move(area["x"] + 20 + 30 * j, area["y"] + 20)
         page.mouse.down()
@@ -160,9 +246,14 @@ def test_compare_pair_click_hover_brush_and_burst(open_notebook):
     nb.kernel.wait_for("[bool(v.edit_mask.any()) for v in w.widgets.values()]", [False, False], timeout=60)
     expect(page.get_by_test_id("gcc-percent-1-0")).not_to_contain_text("→", timeout=20_000)
 
+    started = time.monotonic()
+    check_scale_modes(nb, root)
+    print(f"scale-mode check: {time.monotonic() - started:.1f} s")  # measured, never asserted
+
     # The single widget has the same brush.
     single = page.locator("[data-testid=gcw-root]").first
     single.get_by_test_id("gcw-brush-toggle").click()
+    single.get_by_test_id("gcw-overlay").scroll_into_view_if_needed()
     target = single.get_by_test_id("gcw-overlay").bounding_box()
     page.mouse.move(target["x"] + target["width"] * 0.3, target["y"] + target["height"] * 0.5)
     page.mouse.down()
