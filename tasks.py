@@ -123,6 +123,17 @@ def run_lint(python: Path, node: str, env: dict) -> list[str]:
     return failed
 
 
+def _workers(args: list[str]) -> list[str]:
+    """Two pytest-xdist workers (this machine has 2 cores and most tests use one), grouped as
+    tests/conftest.py says: the browser tests together, every other module whole. Not when the caller
+    chose (``-n``, ``-p no:xdist``) or runs a single test file/node (a worker's start-up would not pay)."""
+    chosen = any(a == "-n" or a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in args)
+    targets = [a for a in args if not a.startswith("-")]
+    if chosen or (len(targets) == 1 and ("::" in targets[0] or targets[0].endswith(".py"))):
+        return []
+    return ["-n", "2", "--dist", "loadgroup"]
+
+
 def run_tests(args: list[str]) -> int:
     python = ensure_env("test")
     env = _env()
@@ -138,7 +149,7 @@ def run_tests(args: list[str]) -> int:
     print(f"[tasks] node --test ({len(js_tests)} files)", flush=True)
     js = subprocess.run([node, "--test", *js_tests], cwd=ROOT, env=env).returncode
     print("[tasks] pytest", flush=True)
-    py = subprocess.run([str(python), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+    py = subprocess.run([str(python), "-m", "pytest", *_workers(args), *args], cwd=ROOT, env=env).returncode
     if js or py or lint:
         print(
             f"[tasks] FAILED: node --test exit {js}, pytest exit {py}, checks failed: {', '.join(lint) or 'none'}",

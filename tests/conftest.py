@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
+
+import pytest
 
 # ================================================================================================
 # Browser tests (tests/browser, marker `browser`)
@@ -50,3 +53,17 @@ def pytest_addoption(parser):
         default=False,
         help="also run slow opt-in tests (retraining the demo models, minutes)",
     )
+
+
+# ================================================================================================
+# Two workers (pytest-xdist, `tasks.py test` runs `-n 2 --dist loadgroup`): every browser test on one
+# worker (one Jupyter server, one Chromium), every other module whole on one worker (its module-scoped
+# models built once). Without xdist these marks do nothing.
+# ================================================================================================
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    browser_dir = Path(__file__).resolve().parent / "browser"
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        group = "browser" if browser_dir in path.parents else path.stem
+        item.add_marker(pytest.mark.xdist_group(group))
