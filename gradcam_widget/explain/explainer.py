@@ -741,12 +741,20 @@ class Explainer:
             return self._masked_maps(chunk, features, classes, against, choice, method, progress, cancel)
         raise ValueError(f"{method.name}: no way to compute a method of kind {kind!r} ({', '.join(registry.KINDS)}).")
 
+    def _masked_count(self, k: int) -> int:
+        """How many of a layer's ``k`` channels Score-CAM masks the image with (part of its cache key)."""
+        return k if self._scorecam_channels is None else min(k, self._scorecam_channels)
+
+    def _kept_masked_passes(self, choice, image_key, k: int):
+        """Score-CAM's kept (channels, scores (m, C)) of one image at one layer of ``k`` channels, or None."""
+        with self._cache_lock:
+            return self._masked_scores.get((choice.name, image_key, self._masked_count(k)))
+
     def _masked_maps(self, prepared, features, classes, against, choice, method, progress, cancel) -> np.ndarray:
         """Score-CAM maps, one per row: the masked passes are run once per image (and kept, with the
         features), and every class's score is read from the same passes."""
         backend = self._backend
-        k = backend.channels(features)
-        m = k if self._scorecam_channels is None else min(k, self._scorecam_channels)
+        m = self._masked_count(backend.channels(features))
         rows_of: dict = {}
         for i, p in enumerate(prepared):
             rows_of.setdefault(p.key, []).append(i)

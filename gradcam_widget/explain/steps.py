@@ -68,12 +68,11 @@ def _engine_gradients(explainer, choice, a, class_index: int, contrast: int) -> 
 def _engine_masked_scores(explainer, prepared, choice, class_index: int, contrast: int):
     """Score-CAM's (channels (m,), class scores of the masked images (m, C)), as its map used them:
     computed by the explainer's own Score-CAM call when not kept yet."""
-    m_key = lambda k: k if explainer._scorecam_channels is None else min(k, explainer._scorecam_channels)  # noqa: E731
-    key = (choice.name, prepared.key, m_key(int(choice.shape[-1])))
-    entry = explainer._masked_scores.get(key)
+    k = int(choice.shape[-1])
+    entry = explainer._kept_masked_passes(choice, prepared.key, k)
     if entry is None:
         explainer.cam(prepared, class_index, "scorecam", layer=choice.name, contrast=None if contrast < 0 else contrast)
-        entry = explainer._masked_scores.get(key)
+        entry = explainer._kept_masked_passes(choice, prepared.key, k)
     if entry is None:
         raise RuntimeError("Score-CAM's masked passes were not kept (the cache is too small); try again.")
     return np.asarray(entry[0]), np.asarray(entry[1], np.float32)
